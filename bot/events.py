@@ -1,0 +1,102 @@
+"""The platform-neutral data every adapter speaks: where, who, what, and the reply.
+
+Adapters turn platform traffic into these frozen dataclasses and render `Reply`
+objects back; nothing platform-specific crosses this line.
+"""
+
+from __future__ import annotations
+
+import enum
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = [
+    "Author",
+    "ChannelRef",
+    "Command",
+    "Event",
+    "Outbox",
+    "Reply",
+    "ReplyKind",
+]
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    """One conversation: a channel, or a thread inside it (its own history)."""
+
+    platform: str  # "discord" | "slack" | "console"
+    workspace: str  # guild id / team id; "" for DMs and the console
+    channel: str
+    thread: str = ""  # thread id (Discord) or thread_ts (Slack); "" when not in a thread
+
+    @property
+    def key(self) -> str:
+        """A stable string naming this conversation (queue fairness, logs)."""
+        parts = [self.platform, self.workspace or "-", self.channel]
+        if self.thread:
+            parts.append(self.thread)
+        return ":".join(parts)
+
+    @property
+    def parent(self) -> ChannelRef:
+        """The channel a thread lives in (itself when not a thread)."""
+        return ChannelRef(self.platform, self.workspace, self.channel)
+
+
+@dataclass(frozen=True)
+class Author:
+    id: str
+    name: str
+    is_bot: bool = False
+    is_moderator: bool = False  # decided by the adapter from platform permissions
+
+
+@dataclass(frozen=True)
+class Event:
+    """A chat message the bot may answer."""
+
+    where: ChannelRef
+    author: Author
+    text: str  # mention of the bot already stripped by the adapter
+    message_id: str = ""
+    addressed: bool = False  # mentioned, replied to, or a DM: answer even if not enabled
+    is_dm: bool = False
+    nsfw: bool = False  # the platform marks the channel age-restricted
+
+
+@dataclass(frozen=True)
+class Command:
+    """A `/gpt2 ...` command; `text` is everything after `/gpt2`."""
+
+    where: ChannelRef
+    author: Author
+    text: str
+    message_id: str = ""
+
+
+class ReplyKind(enum.Enum):
+    CHAT = "chat"  # generated text
+    COMMAND = "command"  # answer to a command
+    REFUSAL = "refusal"  # blocked by safety, permissions, bad input
+    BUSY = "busy"  # queue full or rate limited
+    ERROR = "error"  # something failed; details are in the log only
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    kind: ReplyKind = ReplyKind.CHAT
+    ephemeral: bool = False  # only the author should see it, where the platform allows
+    reply_to: str = ""  # platform message id this answers
+
+
+class Outbox(Protocol):
+    """How the core talks back for one event; each adapter implements it."""
+
+    async def send(self, reply: Reply) -> None:
+        """Deliver a reply (the adapter splits, escapes and neutralises mentions)."""
+
+    def working(self) -> AbstractAsyncContextManager[None]:
+        """Show that a reply is being generated (typing indicator, placeholder)."""

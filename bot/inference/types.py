@@ -1,0 +1,159 @@
+"""What crosses the inference boundary: requests, results, and the two interfaces.
+
+`Generator` is what the core awaits (the async queue implements it).
+`Engine` is what the queue's single worker thread drives, one step at a time;
+the engine decides nothing about fairness, the queue decides nothing about tensors.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = [
+    "Engine",
+    "EngineRequest",
+    "EngineUpdate",
+    "FinishReason",
+    "Generation",
+    "GenerationRequest",
+    "Generator",
+    "ModelInfo",
+    "QueueStats",
+    "SamplingParams",
+    "StepResult",
+]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Per-request decoding settings; bounds are checked in `bot.settings`."""
+
+    temperature: float = 0.8
+    top_k: int = 40  # 0 = off
+    top_p: float = 0.9  # 1.0 = off
+    repetition_penalty: float = 1.2  # 1.0 = off (HF semantics: divide positive logits)
+    no_repeat_ngram_size: int = 3  # 0 = off
+    num_beams: int = 1  # > 1: beam search (deterministic, may run outside the batch)
+    max_new_tokens: int = 60
+    do_sample: bool = True  # False: greedy (or beam search when num_beams > 1)
+    seed: int | None = None  # same seed + same prompt -> same sample
+
+
+class FinishReason(enum.Enum):
+    EOS = "eos"  # the model emitted <|endoftext|>
+    STOP = "stop"  # the stop pattern matched (another speaker's line began)
+    LENGTH = "length"  # max_new_tokens reached
+    WINDOW = "window"  # the 1024-position cap reached
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str  # what was configured: hub id, path, or "demo"
+    device: str  # "cpu", "cuda", "cuda:0", "mps"
+    dtype: str  # "float32", "float16", "bfloat16"
+    n_positions: int  # context window (1024 for GPT-2)
+    n_params: int
+    eos_token_id: int
+    is_demo: bool = False
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt_ids: tuple[int, ...]
+    params: SamplingParams
+    channel_key: str  # fairness unit: at most one in-flight generation per channel
+    stop_pattern: str | None = None  # regex over generated text; the reply ends where it starts
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str  # decoded reply, cut before any stop match (not stripped)
+    token_ids: tuple[int, ...]  # generated ids (after the stop cut: what `text` decodes from)
+    finish_reason: FinishReason
+    prompt_tokens: int
+    batch_size: int = 1  # the largest batch this request was decoded in
+    queued_s: float = 0.0
+    generated_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    waiting: int
+    running: int
+    max_queue: int
+    max_batch: int
+    largest_batch: int  # largest batch decoded since start
+    completed: int
+    rejected: int
+
+
+class Generator(Protocol):
+    """The core's view of inference: submit and await; full queues raise `QueueFull`."""
+
+    info: ModelInfo
+
+    async def submit(self, request: GenerationRequest) -> Generation: ...
+
+    def cancel_channel(self, channel_key: str) -> int:
+        """Cancel waiting and running requests of a channel; returns how many."""
+        ...
+
+    def stats(self) -> QueueStats: ...
+
+
+# --- engine side (synchronous, owned by the single worker thread) -----------------
+
+
+@dataclass(frozen=True)
+class EngineRequest:
+    request_id: int
+    prompt_ids: tuple[int, ...]
+    params: SamplingParams
+    stop_pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class EngineUpdate:
+    """What happened to one request during a step.
+
+    `delta` is newly visible text (streaming); text that might still turn out to be the start
+    of a stop match is held back until it is known not to be. When `finished` is set,
+    `generation` holds the whole result.
+    """
+
+    request_id: int
+    delta: str = ""
+    finished: bool = False
+    generation: Generation | None = None
+
+
+@dataclass(frozen=True)
+class StepResult:
+    batch_size: int  # rows decoded in this step (0 if idle)
+    updates: tuple[EngineUpdate, ...] = field(default_factory=tuple)
+
+
+class Engine(Protocol):
+    """A batched decoder: requests join between steps and leave as soon as they finish."""
+
+    info: ModelInfo
+    max_batch: int
+
+    def add(self, request: EngineRequest) -> None:
+        """Admit a request (prefilled at the next step). Raises ValueError if it cannot fit."""
+        ...
+
+    def cancel(self, request_id: int) -> None:
+        """Drop a request; it finishes with FinishReason.CANCELLED at the next step."""
+        ...
+
+    def active(self) -> int:
+        """Requests admitted and not yet finished."""
+        ...
+
+    def step(self) -> StepResult:
+        """Prefill newcomers, decode one token for every active row, report updates."""
+        ...
