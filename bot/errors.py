@@ -3,6 +3,7 @@
     Gpt2BotError
     ├── ConfigError            bad config key/value: one line, exit status 2
     ├── ModelLoadError         the configured model cannot be loaded: which, why, how to fix
+    ├── AdapterError           a platform connection cannot start (bad token, missing intent)
     ├── UserError              safe to show to the person who caused it
     │   ├── CommandError       bad command, bad key, value out of bounds
     │   ├── PermissionDenied   a non-moderator tried to change something
@@ -16,13 +17,14 @@
 from __future__ import annotations
 
 __all__ = [
+    "AdapterError",
     "Busy",
     "CommandError",
     "ConfigError",
-    "Gpt2BotError",
     "GenerationCancelled",
     "GenerationError",
     "GenerationTimeout",
+    "Gpt2BotError",
     "ModelLoadError",
     "PermissionDenied",
     "QueueFull",
@@ -52,6 +54,10 @@ class ModelLoadError(Gpt2BotError):
         self.reason = reason
         self.fix = fix
         super().__init__(f"cannot load model {model!r}: {reason}\n  fix: {fix}")
+
+
+class AdapterError(Gpt2BotError):
+    """A platform adapter cannot start; the message tells the operator what to change."""
 
 
 class UserError(Gpt2BotError):

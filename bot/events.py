@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 __all__ = [
+    "Adapter",
     "Author",
     "ChannelRef",
     "Command",
+    "Core",
     "Event",
     "Outbox",
     "Reply",
@@ -100,3 +102,28 @@ class Outbox(Protocol):
 
     def working(self) -> AbstractAsyncContextManager[None]:
         """Show that a reply is being generated (typing indicator, placeholder)."""
+
+
+class Core(Protocol):
+    """What adapters call: the platform-neutral bot (implemented by `bot.handler`)."""
+
+    async def on_message(self, event: Event, outbox: Outbox) -> None:
+        """Decide whether to answer, generate, and send through `outbox`. Never raises."""
+
+    async def on_command(self, command: Command, outbox: Outbox) -> None:
+        """Run a `/gpt2 ...` command and send its answer through `outbox`. Never raises."""
+
+
+class Adapter(Protocol):
+    """A platform connection started and stopped by `bot.app`."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Connect or start serving; return once running. Raise `AdapterError` on failure."""
+
+    async def wait(self) -> None:
+        """Return when the connection ends (closed, or failed after start)."""
+
+    async def stop(self) -> None:
+        """Disconnect and release resources; safe to call twice."""
