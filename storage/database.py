@@ -1,0 +1,104 @@
+"""Engine and session factory, SQLite pragmas, and Alembic migrations run from code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from bot.errors import ConfigError
+
+__all__ = [
+    "SchemaOutdated",
+    "check_schema",
+    "create_engine",
+    "head_revision",
+    "is_sqlite",
+    "session_factory",
+    "upgrade",
+]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+class SchemaOutdated(Exception):
+    """The database is behind the code's migrations; run `python -m bot db upgrade`."""
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine for SQLite (aiosqlite, WAL, foreign keys on) or PostgreSQL (asyncpg)."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ConfigError("storage.url", url, "a SQLAlchemy URL like sqlite+aiosqlite:///gpt2bot.db") from None
+    backend = parsed.get_backend_name()
+    if backend not in _DRIVERS or parsed.drivername != _DRIVERS[backend]:
+        allowed = "sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db"
+        raise ConfigError("storage.url", url, allowed)
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(parsed, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(parsed, pool_pre_ping=True)
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Apply migrations up to `revision` on this engine's database."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade, revision)
+
+
+async def check_schema(engine: AsyncEngine) -> None:
+    """Raise SchemaOutdated when the database is not at the newest migration."""
+    async with engine.connect() as connection:
+        current = await connection.run_sync(_current_revision)
+    if current != head_revision():
+        raise SchemaOutdated(f"database schema is at {current or 'nothing'}, code needs {head_revision()}")
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    return head or ""
+
+
+def _alembic_config() -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return config
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    config = _alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
