@@ -1,0 +1,284 @@
+"""The async inference queue: bounded admission, round-robin fairness, one worker thread.
+
+The event loop side (`submit`) only enqueues and awaits a Future. One worker thread owns
+the engine: between decode steps it admits waiting requests, round-robin across channels
+with at most one in-flight generation per channel, so a busy channel cannot starve the
+others, and the engine merges them into the running batch. A full queue raises
+`QueueFull` at once, before anything is queued. Results go back to the loop with
+`call_soon_threadsafe`; asyncio objects are never touched from the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+from bot import messages
+from bot.errors import GenerationCancelled, GenerationError, GenerationTimeout, QueueFull
+from bot.inference.types import (
+    Engine,
+    EngineRequest,
+    FinishReason,
+    Generation,
+    GenerationRequest,
+    ModelInfo,
+    QueueStats,
+)
+
+__all__ = ["InferenceQueue"]
+
+log = logging.getLogger(__name__)
+_SUMMARY_EVERY_S = 10.0
+
+
+@dataclass(eq=False)
+class _Job:
+    id: int
+    request: GenerationRequest
+    future: asyncio.Future[Generation]
+    loop: asyncio.AbstractEventLoop
+    enqueued: float = field(default_factory=time.monotonic)
+    started: float = 0.0
+
+
+@dataclass
+class _Counters:
+    completed: int = 0
+    rejected: int = 0
+    largest_batch: int = 0
+    steps: int = 0
+    rows: int = 0  # sum of batch sizes since the last summary
+    tokens: int = 0
+    since: float = field(default_factory=time.monotonic)
+
+
+class InferenceQueue:
+    """Implements `Generator` over an `Engine` driven by one worker thread."""
+
+    def __init__(self, engine: Engine, *, max_queue: int = 256, timeout_s: float = 120.0) -> None:
+        self.info: ModelInfo = engine.info
+        self._engine = engine
+        self._max_queue = max_queue
+        self._timeout_s = timeout_s
+        self._ids = itertools.count(1)
+        self._cond = threading.Condition()
+        self._pending: OrderedDict[str, deque[_Job]] = OrderedDict()  # channel -> jobs, round-robin order
+        self._waiting = 0
+        self._running: dict[int, _Job] = {}
+        self._busy_channels: set[str] = set()
+        self._to_cancel: set[int] = set()
+        self._counters = _Counters()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="gpt2bot-inference", daemon=True)
+            self._thread.start()
+
+    async def stop(self) -> None:
+        """Cancel everything waiting or running and stop the worker."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 30.0)
+            self._thread = None
+
+    # --- Generator ---------------------------------------------------------------------
+
+    async def submit(self, request: GenerationRequest) -> Generation:
+        loop = asyncio.get_running_loop()
+        job = _Job(next(self._ids), request, loop.create_future(), loop)
+        job.future.add_done_callback(_consume)  # a late failure after a timeout is not "never retrieved"
+        with self._cond:
+            if self._stopping:
+                raise GenerationCancelled("the bot is shutting down")
+            if self._waiting >= self._max_queue:
+                self._counters.rejected += 1
+                raise QueueFull(messages.BUSY)
+            self._pending.setdefault(request.channel_key, deque()).append(job)
+            self._waiting += 1
+            self._cond.notify()
+        try:
+            return await asyncio.wait_for(asyncio.shield(job.future), self._timeout_s)
+        except TimeoutError:
+            self._cancel(job)
+            raise GenerationTimeout(f"request {job.id} exceeded {self._timeout_s:g} s") from None
+        except asyncio.CancelledError:
+            self._cancel(job)
+            raise
+
+    def cancel_channel(self, channel_key: str) -> int:
+        with self._cond:
+            jobs = list(self._pending.get(channel_key, ()))
+            jobs += [j for j in self._running.values() if j.request.channel_key == channel_key]
+        for job in jobs:
+            self._cancel(job)
+        return len(jobs)
+
+    def stats(self) -> QueueStats:
+        with self._cond:
+            return QueueStats(
+                waiting=self._waiting,
+                running=len(self._running),
+                max_queue=self._max_queue,
+                max_batch=self._engine.max_batch,
+                largest_batch=self._counters.largest_batch,
+                completed=self._counters.completed,
+                rejected=self._counters.rejected,
+            )
+
+    # --- event-loop side helpers ---------------------------------------------------------
+
+    def _cancel(self, job: _Job) -> None:
+        with self._cond:
+            queue = self._pending.get(job.request.channel_key)
+            if queue is not None and job in queue:
+                queue.remove(job)
+                self._waiting -= 1
+                if not queue:
+                    del self._pending[job.request.channel_key]
+                _resolve(job, error=GenerationCancelled(f"request {job.id} cancelled"))
+            elif job.id in self._running:
+                self._to_cancel.add(job.id)
+                self._cond.notify()
+
+    # --- worker thread -----------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                if self._stopping:
+                    break
+                self._apply_cancellations()
+                self._admit()
+                if self._engine.active() == 0:
+                    self._cond.wait(timeout=1.0)
+                    continue
+            self._step()
+        self._shutdown()
+
+    def _admit(self) -> None:
+        """Round-robin over channels; a channel with a generation in flight waits its turn."""
+        free = self._engine.max_batch - self._engine.active()
+        for channel in list(self._pending):
+            if free <= 0:
+                break
+            if channel in self._busy_channels:
+                continue
+            queue = self._pending.pop(channel)
+            job = queue.popleft()
+            self._waiting -= 1
+            if queue:
+                self._pending[channel] = queue  # back of the round-robin order
+            if job.future.done():  # timed out or cancelled while waiting
+                continue
+            try:
+                request = job.request
+                self._engine.add(EngineRequest(job.id, request.prompt_ids, request.params, request.stop_pattern))
+            except ValueError as exc:
+                _resolve(job, error=GenerationError(str(exc)))
+                continue
+            job.started = time.monotonic()
+            self._running[job.id] = job
+            self._busy_channels.add(channel)
+            free -= 1
+
+    def _apply_cancellations(self) -> None:
+        for job_id in self._to_cancel:
+            if job_id in self._running:
+                self._engine.cancel(job_id)
+        self._to_cancel.clear()
+
+    def _step(self) -> None:
+        try:
+            result = self._engine.step()
+        except Exception:
+            log.exception("inference step failed; failing the %d running requests", len(self._running))
+            with self._cond:
+                for job in list(self._running.values()):
+                    self._engine.cancel(job.id)
+                    self._finish(job, error=GenerationError("the model failed during generation"))
+            return
+        with self._cond:
+            self._count_step(result.batch_size)
+            for update in result.updates:
+                job = self._running.get(update.request_id)
+                if job is None or not update.finished or update.generation is None:
+                    continue
+                gen = update.generation
+                if gen.finish_reason is FinishReason.CANCELLED:
+                    self._finish(job, error=GenerationCancelled(f"request {job.id} cancelled"))
+                    continue
+                self._counters.tokens += len(gen.token_ids)
+                now = time.monotonic()
+                timed = Generation(
+                    text=gen.text,
+                    token_ids=gen.token_ids,
+                    finish_reason=gen.finish_reason,
+                    prompt_tokens=gen.prompt_tokens,
+                    batch_size=gen.batch_size,
+                    queued_s=job.started - job.enqueued,
+                    generated_s=now - job.started,
+                )
+                self._finish(job, result=timed)
+
+    def _finish(self, job: _Job, *, result: Generation | None = None, error: Exception | None = None) -> None:
+        self._running.pop(job.id, None)
+        self._busy_channels.discard(job.request.channel_key)
+        self._counters.completed += result is not None
+        _resolve(job, result=result, error=error)
+
+    def _count_step(self, batch_size: int) -> None:
+        c = self._counters
+        c.largest_batch = max(c.largest_batch, batch_size)
+        c.steps += 1
+        c.rows += batch_size
+        now = time.monotonic()
+        if now - c.since >= _SUMMARY_EVERY_S:
+            log.info(
+                "inference: %d steps, mean batch %.1f, largest batch %d, %d tokens (%.0f tok/s), %d waiting",
+                c.steps, c.rows / c.steps, c.largest_batch, c.tokens, c.tokens / (now - c.since), self._waiting,
+            )  # fmt: skip
+            c.steps = c.rows = c.tokens = 0
+            c.since = now
+
+    def _shutdown(self) -> None:
+        with self._cond:
+            jobs = [j for q in self._pending.values() for j in q] + list(self._running.values())
+            for job in list(self._running.values()):
+                self._engine.cancel(job.id)
+            self._pending.clear()
+            self._running.clear()
+            self._waiting = 0
+        for job in jobs:
+            _resolve(job, error=GenerationCancelled("the bot is shutting down"))
+
+
+def _consume(future: asyncio.Future[Generation]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _resolve(job: _Job, *, result: Generation | None = None, error: Exception | None = None) -> None:
+    """Complete a job's future from any thread."""
+
+    def settle() -> None:
+        if job.future.done():
+            return
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(result)  # type: ignore[arg-type]
+
+    if job.loop.is_closed():
+        return
+    job.loop.call_soon_threadsafe(settle)

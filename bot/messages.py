@@ -1,0 +1,133 @@
+"""Every user-visible string, in one place, so tone stays consistent and translation is easy.
+
+Functions take the values they show; nothing here knows where the text goes.
+Sections for adapters and safety follow the core's.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BUSY",
+    "DEMO_BANNER",
+    "DEMO_WARNING",
+    "EMPTY_REPLY",
+    "ERROR",
+    "HELP",
+    "NOT_MODERATOR",
+    "OUTPUT_BLOCKED",
+    "SAFETY_UNAVAILABLE",
+    "SELF_HARM_SUPPORT",
+    "SLACK_THINKING",
+    "TIMEOUT",
+    "bad_value",
+    "cancelled",
+    "enabled_changed",
+    "history_trimmed",
+    "input_blocked",
+    "input_too_long",
+    "persona_set",
+    "rate_limited",
+    "reset_done",
+    "setting_changed",
+    "setting_unset",
+    "unknown_command",
+    "unknown_setting",
+    "usage",
+]
+
+# --- core -------------------------------------------------------------------------------
+
+DEMO_WARNING = "demo model: random weights, replies are random text"
+DEMO_BANNER = (
+    "*** DEMO MODEL: GPT-2 with RANDOM weights. Its replies are random text, not language. ***\n"
+    "*** Set model.name to gpt2, gpt2-medium, ... or a local model directory for real replies. ***"
+)
+BUSY = "I'm busy with other conversations right now. Please try again in a moment."
+ERROR = "Sorry, something went wrong while I was answering. Please try again."
+TIMEOUT = "Sorry, that took too long and I gave up. Please try again."
+EMPTY_REPLY = "…"
+OUTPUT_BLOCKED = "I couldn't come up with a reply that fits this channel's rules. Try rephrasing?"
+SELF_HARM_SUPPORT = (
+    "It sounds like you might be going through something really hard. You don't have to face it alone: "
+    "please reach out to someone you trust, or a crisis line such as 988 (US), 116 123 (UK/IE Samaritans), "
+    "or findahelpline.com for your country. If you're in immediate danger, call your local emergency number."
+)
+NOT_MODERATOR = "Only moderators can change my settings here."
+SAFETY_UNAVAILABLE = "Safety filters are not available in this installation."
+
+HELP = """\
+Talk to me by mentioning me, in a DM, or anywhere in a channel where auto-reply is on.
+Commands (`/gpt2 <command>`):
+  help                  this text
+  status                model, queue, this channel's settings and history
+  show                  this channel's generation settings
+  reset                 forget this conversation's history (moderators)
+  enable | disable      auto-reply to every message here (moderators)
+  set <key> <value>     change a setting for this channel (moderators)
+  unset <key>           back to the default (moderators)
+  persona [text]        show, or set (moderators), the line that sets my character here
+Settings: {keys}"""
+
+
+def usage(command: str, form: str) -> str:
+    return f"Usage: /gpt2 {command} {form}".rstrip()
+
+
+def unknown_command(name: str, known: str) -> str:
+    return f"I don't know the command `{name}`. Commands: {known}."
+
+
+def unknown_setting(key: str, known: str) -> str:
+    return f"There is no setting `{key}`. Settings: {known}."
+
+
+def bad_value(key: str, value: str, bounds: str) -> str:
+    return f"`{value}` is not a valid {key}: it must be {bounds}. Nothing was changed."
+
+
+def setting_changed(key: str, old: str, new: str) -> str:
+    return f"{key}: {old} → {new}"
+
+
+def setting_unset(key: str, default: str) -> str:
+    return f"{key} is back to the default ({default})."
+
+
+def persona_set(persona: str) -> str:
+    return f"Persona set: {persona}" if persona else "Persona cleared."
+
+
+def enabled_changed(enabled: bool) -> str:
+    if enabled:
+        return "Auto-reply is on: I'll answer every message in this channel."
+    return "Auto-reply is off: I'll answer only when mentioned or in DMs."
+
+
+def reset_done(removed: int) -> str:
+    return f"Forgot {removed} message{'s' if removed != 1 else ''} of this conversation."
+
+
+def cancelled() -> str:
+    return "(cancelled: the conversation was reset)"
+
+
+def input_blocked(ref: str) -> str:
+    refusal = "I can't respond to that in this channel."
+    return f"{refusal} (ref {ref})" if ref else refusal
+
+
+def input_too_long(limit: int) -> str:
+    return f"That message is too long for me (the limit is {limit} characters)."
+
+
+def rate_limited(seconds: float) -> str:
+    return f"Slow down a little — try again in {max(1, round(seconds))} s."
+
+
+def history_trimmed(dropped: int) -> str:
+    return f"{dropped} older message{'s' if dropped != 1 else ''} no longer fit in GPT-2's 1024-token window."
+
+
+# --- slack ------------------------------------------------------------------------------
+
+SLACK_THINKING = "_thinking…_"  # placeholder in the thread while a reply is generated
