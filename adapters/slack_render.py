@@ -1,0 +1,108 @@
+"""Text both ways across Slack's mrkdwn: plain text in, safe escaped chunks out.
+
+Slack escapes `&`, `<` and `>` in message text and wraps mentions, channels and links
+in `<...>`. Inbound, `to_plain` turns that markup back into what a person typed (the
+bot's own mention removed). Outbound, `render` escapes generated text so no `<!channel>`,
+`<!here>`, `<!subteam^...>` or `<@U...>` can form, breaks bare `@here`-style words, and
+splits the result into chunks Slack accepts, keeping every non-blank character.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["MAX_CHARS", "escape", "neutralise", "render", "split", "to_plain"]
+
+# chat.postMessage truncates past 40,000 characters and Slack advises staying under 4,000;
+# 3,000 also fits a section block, so a chunk always shows whole.
+MAX_CHARS = 3000
+
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_ESCAPED_LEN = {char: len(code) for char, code in _ESCAPES.items()}
+_BROADCAST_WORD = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+_ZWSP = "\u200b"
+_ANGLE = re.compile(r"<([^<>]*)>")
+_SPACES = re.compile(r"[ \t]{2,}")
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack treats as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def neutralise(text: str) -> str:
+    """Break bare `@channel`, `@here`, `@everyone` with a zero-width space.
+
+    Escaping already stops `<!channel>` and user-group markup; this covers clients or
+    options (`link_names`) that would turn the bare words into broadcasts.
+    """
+    return _BROADCAST_WORD.sub(lambda m: f"@{_ZWSP}{m.group(1)}", text)
+
+
+def _escaped_len(text: str) -> int:
+    return sum(_ESCAPED_LEN.get(char, 1) for char in text)
+
+
+def _longest_prefix(text: str, limit: int) -> int:
+    """How many characters of `text` fit in `limit` once escaped."""
+    used = 0
+    for index, char in enumerate(text):
+        used += _ESCAPED_LEN.get(char, 1)
+        if used > limit:
+            return index
+    return len(text)
+
+
+def split(text: str, limit: int = MAX_CHARS) -> list[str]:
+    """Cut `text` into pieces whose escaped length is at most `limit`.
+
+    Cuts prefer a line break, then a space, in the second half of the window; the
+    separator stays with the earlier piece, so `"".join(split(t)) == t`.
+    """
+    if limit < 8:
+        raise ValueError(f"limit must be at least 8, got {limit}")
+    pieces: list[str] = []
+    rest = text
+    while _escaped_len(rest) > limit:
+        fit = _longest_prefix(rest, limit)
+        cut = fit
+        for separator in ("\n", " "):
+            at = rest.rfind(separator, 0, fit)
+            if at >= fit // 2:
+                cut = at + 1
+                break
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    pieces.append(rest)
+    return pieces
+
+
+def render(text: str, limit: int = MAX_CHARS) -> list[str]:
+    """Generated text → escaped, neutralised chunks ready for `chat.postMessage`.
+
+    Blank chunks are dropped (Slack rejects them); no visible character is lost.
+    """
+    safe = neutralise(text)
+    return [escape(piece) for piece in split(safe, limit) if piece.strip()]
+
+
+def _plain_markup(match: re.Match[str], bot_user_id: str) -> str:
+    inner = match.group(1)
+    target, _, label = inner.partition("|")
+    if target.startswith("@"):
+        if bot_user_id and target[1:] == bot_user_id:
+            return ""
+        return "@" + (label or target[1:])
+    if target.startswith("#"):
+        return "#" + (label or target[1:])
+    if target.startswith("!"):
+        special = target[1:].split("^", 1)[0]
+        return "@" + (label.lstrip("@") or special)
+    return label or target
+
+
+def to_plain(text: str, bot_user_id: str = "") -> str:
+    """Slack message text → what the person typed, minus the bot's own mention."""
+    plain = _ANGLE.sub(lambda m: _plain_markup(m, bot_user_id), text)
+    plain = plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return _SPACES.sub(" ", plain).strip()

@@ -1,0 +1,149 @@
+"""A local fake of Slack's Web API (and of `response_url`) that records every call.
+
+Like Bolt's own mock server, but aiohttp on 127.0.0.1 with a free port: point
+`slack.api_base_url` at `api.base_url`, let the bot run, then read or await `api.calls`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["ApiCall", "FakeSlackApi"]
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    method: str  # "chat.postMessage", or "response_url" for posts to a response URL
+    body: Mapping[str, Any]  # query, form and JSON fields merged
+    token: str = ""  # the bearer token the caller sent
+
+
+@dataclass
+class _Failure:
+    error: str
+    status: int
+    times: int
+
+
+@dataclass
+class FakeSlackApi:
+    team: str = "T1"
+    bot_user_id: str = "UBOT"
+    bot_id: str = "BBOT"
+    socket_url: str = ""  # what apps.connections.open hands out
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[ApiCall] = field(default_factory=list)
+    port: int = 0
+    _failures: dict[str, _Failure] = field(default_factory=dict)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+
+    # --- set-up -----------------------------------------------------------------------
+
+    def add_user(self, user_id: str, name: str, *, admin: bool = False, owner: bool = False,
+                 bot: bool = False) -> None:
+        self.users[user_id] = {
+            "id": user_id, "team_id": self.team, "name": name.lower(), "is_admin": admin,
+            "is_owner": owner, "is_bot": bot, "profile": {"display_name": name, "real_name": name},
+        }
+
+    def fail(self, method: str, error: str = "internal_error", *, status: int = 200, times: int = 1) -> None:
+        """Make the next `times` calls of `method` fail with `error` (HTTP `status`)."""
+        self._failures[method] = _Failure(error, status, times)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, name: str = "r1") -> str:
+        return f"http://127.0.0.1:{self.port}/respond/{name}"
+
+    async def __aenter__(self) -> FakeSlackApi:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/respond/{name}", self._respond)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # --- reading what the bot did -------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        return [call for call in self.calls if call.method == method]
+
+    async def wait_for(self, method: str, count: int = 1, within_s: float = 5.0) -> list[ApiCall]:
+        """Wait until `method` was called at least `count` times; return those calls."""
+        async with asyncio.timeout(within_s):
+            while len(self.calls_to(method)) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.calls_to(method)
+
+    async def settle(self, quiet_s: float = 0.2) -> None:
+        """Wait until no call arrived for `quiet_s` (to show something did NOT happen)."""
+        while True:
+            seen = len(self.calls)
+            await asyncio.sleep(quiet_s)
+            if len(self.calls) == seen:
+                return
+
+    # --- handlers -----------------------------------------------------------------------
+
+    def _record(self, method: str, body: Mapping[str, Any], token: str) -> None:
+        self.calls.append(ApiCall(method, body, token))
+        self._changed.set()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        body: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            body.update(await request.json())
+        elif request.can_read_body:
+            body.update(await request.post())
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        self._record(method, body, token)
+        failure = self._failures.get(method)
+        if failure is not None and failure.times > 0:
+            failure.times -= 1
+            return web.json_response({"ok": False, "error": failure.error}, status=failure.status)
+        return web.json_response(self._answer(method, body))
+
+    def _answer(self, method: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "url": "https://fake.slack.test/", "team": "Fake", "user": "gpt2",
+                    "team_id": self.team, "user_id": self.bot_user_id, "bot_id": self.bot_id}
+        if method in ("chat.postMessage", "chat.update"):
+            ts = body.get("ts") or f"1700000000.{next(self._ts):06d}"
+            return {"ok": True, "channel": body.get("channel"), "ts": ts,
+                    "message": {"text": body.get("text"), "user": self.bot_user_id, "ts": ts}}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+        if method == "users.info":
+            user = self.users.get(str(body.get("user")))
+            return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.socket_url}
+        return {"ok": True}
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.text())
+        self._record("response_url", {**body, "name": request.match_info["name"]}, "")
+        return web.Response(text="ok")

@@ -1,0 +1,96 @@
+"""The Slack adapter running for real on 127.0.0.1, wired to a fake Web API.
+
+`slack_rig(core)` starts the fake Web API, then `SlackAdapter` in HTTP mode pointed at
+it, and yields both with a `SlackSender` that signs requests like Slack. `ScriptedCore`
+stands in for the core where a test is about the adapter alone: it records what it was
+given and answers with scripted text, optionally holding every answer until released
+(a model that is slow for exactly as long as the test needs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.slack import SeenEvents, SlackAdapter
+from bot.config import Secrets, SlackSection
+from bot.events import Command, Core, Event, Outbox, Reply, ReplyKind
+from tests.fakes.slack_api import FakeSlackApi
+from tests.fakes.slack_requests import SlackSender
+
+__all__ = ["BOT_TOKEN", "SIGNING_SECRET", "MemorySeen", "Rig", "ScriptedCore", "slack_rig"]
+
+BOT_TOKEN = "xoxb-test-bot-token-0123456789"
+SIGNING_SECRET = "test-signing-secret-abcdef"
+
+
+class MemorySeen:
+    """The smallest seen-events store: a set (bounded by the test's size)."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    async def first_time(self, event_key: str) -> bool:
+        if event_key in self.keys:
+            return False
+        self.keys.add(event_key)
+        return True
+
+
+@dataclass
+class ScriptedCore:
+    """Records events and commands; answers addressed messages with `answer(event)`."""
+
+    answer: Callable[[Event], str] = lambda event: f"echo: {event.text}"
+    command_answer: Callable[[Command], Reply] = lambda cmd: Reply(f"ran {cmd.text}", ReplyKind.COMMAND)
+    hold: asyncio.Event | None = None  # when set up, replies wait until it is set
+    events: list[Event] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)
+    received: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def on_message(self, event: Event, outbox: Outbox) -> None:
+        self.events.append(event)
+        self.received.set()
+        if not event.addressed:
+            return
+        async with outbox.working():
+            if self.hold is not None:
+                await self.hold.wait()
+            text = self.answer(event)
+        await outbox.send(Reply(text))
+
+    async def on_command(self, command: Command, outbox: Outbox) -> None:
+        self.commands.append(command)
+        self.received.set()
+        await outbox.send(self.command_answer(command))
+
+
+@dataclass
+class Rig:
+    api: FakeSlackApi
+    adapter: SlackAdapter
+    sender: SlackSender
+
+
+@asynccontextmanager
+async def slack_rig(core: Core, *, seen: SeenEvents | None = None, secrets: Secrets | None = None,
+                    api: FakeSlackApi | None = None, **config: Any) -> AsyncIterator[Rig]:
+    """Fake Web API + the adapter serving on a free port + a signing sender."""
+    fake = api or FakeSlackApi()
+    fake.add_user("U1", "Alice")
+    fake.add_user("UADMIN", "Ada", admin=True)
+    async with fake:
+        section = dataclasses.replace(SlackSection(), host="127.0.0.1", port=0, api_base_url=fake.base_url, **config)
+        keys = secrets or Secrets(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET)
+        adapter = SlackAdapter(section, keys, core, seen if seen is not None else MemorySeen())
+        await adapter.start()
+        sender = SlackSender(adapter.url, SIGNING_SECRET)
+        try:
+            yield Rig(fake, adapter, sender)
+        finally:
+            await sender.close()
+            await adapter.stop()
