@@ -1,0 +1,144 @@
+"""InferenceQueue over a scripted engine: batching, fairness, admission, cancel, timeout, failure."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from bot.errors import GenerationCancelled, GenerationError, GenerationTimeout, QueueFull
+from bot.inference.queue import InferenceQueue
+from bot.inference.types import GenerationRequest, SamplingParams
+from tests.fakes.engine import ScriptedEngine
+
+Rig = tuple[ScriptedEngine, InferenceQueue]
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+def request(channel: str, prompt_len: int = 5) -> GenerationRequest:
+    return GenerationRequest(tuple(range(prompt_len)), SamplingParams(max_new_tokens=10), channel)
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    engine = ScriptedEngine(max_batch=4, steps=3)
+    queue = InferenceQueue(engine, max_queue=8, timeout_s=10)
+    queue.start()
+    yield engine, queue
+    engine.gate.set()
+    await queue.stop()
+
+
+async def test_concurrent_channels_are_batched(rig: Rig) -> None:
+    engine, queue = rig
+    engine.gate.clear()  # hold the worker so all four are waiting together
+    tasks = [asyncio.create_task(queue.submit(request(f"c{i}"))) for i in range(4)]
+    await asyncio.sleep(0.05)
+    engine.gate.set()
+    results = await asyncio.gather(*tasks)
+    assert max(engine.batch_sizes) == 4
+    assert {r.text for r in results} == {f"reply {i}" for i in range(1, 5)}
+    assert max(r.batch_size for r in results) == 4
+    assert queue.stats().largest_batch == 4 and queue.stats().completed == 4
+
+
+async def test_one_in_flight_per_channel_round_robin(rig: Rig) -> None:
+    engine, queue = rig
+    engine.gate.clear()
+    busy = [asyncio.create_task(queue.submit(request("busy"))) for _ in range(3)]  # ids 1, 2, 3
+    await asyncio.sleep(0.02)
+    quiet = asyncio.create_task(queue.submit(request("quiet")))  # id 4
+    await asyncio.sleep(0.02)
+    engine.gate.set()
+    await asyncio.gather(*busy, quiet)
+    # "quiet" arrived last but went second: "busy" never had more than one generation in flight.
+    assert [r.request_id for r in engine.admitted] == [1, 4, 2, 3]
+    assert max(engine.batch_sizes) == 2
+
+
+async def test_full_queue_rejects_at_once() -> None:
+    engine = ScriptedEngine(max_batch=1, steps=1)
+    engine.gate.clear()
+    queue = InferenceQueue(engine, max_queue=2, timeout_s=10)
+    queue.start()
+    try:
+        first = asyncio.create_task(queue.submit(request("a")))
+        await until(lambda: queue.stats().running == 1)  # admitted: running, not waiting
+        waiting = [asyncio.create_task(queue.submit(request(c))) for c in ("b", "c")]
+        await asyncio.sleep(0.02)
+        with pytest.raises(QueueFull):
+            await asyncio.wait_for(queue.submit(request("d")), 0.5)
+        assert queue.stats().rejected == 1 and queue.stats().waiting == 2
+        engine.gate.set()
+        await asyncio.gather(first, *waiting)
+    finally:
+        engine.gate.set()
+        await queue.stop()
+
+
+async def test_cancel_channel_cancels_waiting_and_running(rig: Rig) -> None:
+    engine, queue = rig
+    engine.gate.clear()
+    tasks = [asyncio.create_task(queue.submit(request("x"))) for _ in range(2)]
+    other = asyncio.create_task(queue.submit(request("y")))
+    await asyncio.sleep(0.05)
+    assert queue.cancel_channel("x") == 2
+    engine.gate.set()
+    for task in tasks:
+        with pytest.raises(GenerationCancelled):
+            await task
+    assert (await other).text.startswith("reply")
+
+
+async def test_timeout_frees_the_slot() -> None:
+    engine = ScriptedEngine(max_batch=1, steps=1000, step_s=0.001)
+    queue = InferenceQueue(engine, max_queue=4, timeout_s=0.2)
+    queue.start()
+    try:
+        with pytest.raises(GenerationTimeout):
+            await queue.submit(request("slow"))
+        engine.steps = 1
+        assert (await queue.submit(request("next"))).text.startswith("reply")
+    finally:
+        await queue.stop()
+
+
+async def test_step_failure_fails_running_requests_and_keeps_serving(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine, queue = rig
+    engine.fail_next_step = True
+    with caplog.at_level(logging.ERROR), pytest.raises(GenerationError):
+        await queue.submit(request("a"))
+    assert "inference step failed" in caplog.text
+    assert (await queue.submit(request("a"))).text.startswith("reply")
+
+
+async def test_prompt_that_cannot_fit_is_an_error(rig: Rig) -> None:
+    _, queue = rig
+    with pytest.raises(GenerationError, match="too long"):
+        await queue.submit(request("a", prompt_len=1020))
+
+
+async def test_stop_cancels_everything() -> None:
+    engine = ScriptedEngine(max_batch=1, steps=1)
+    engine.gate.clear()
+    queue = InferenceQueue(engine, max_queue=4, timeout_s=10)
+    queue.start()
+    tasks = [asyncio.create_task(queue.submit(request(c))) for c in "abc"]
+    await asyncio.sleep(0.05)
+    stopping = asyncio.create_task(queue.stop())
+    await asyncio.sleep(0.01)
+    engine.gate.set()
+    await stopping
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert any(isinstance(r, GenerationCancelled) for r in results)
+    with pytest.raises(GenerationCancelled):
+        await queue.submit(request("late"))
