@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,18 +79,16 @@ class Rig:
 @asynccontextmanager
 async def slack_rig(core: Core, *, seen: SeenEvents | None = None, secrets: Secrets | None = None,
                     api: FakeSlackApi | None = None, **config: Any) -> AsyncIterator[Rig]:
-    """Fake Web API + the adapter serving on a free port + a signing sender."""
-    fake = api or FakeSlackApi()
-    fake.add_user("U1", "Alice")
-    fake.add_user("UADMIN", "Ada", admin=True)
-    async with fake:
+    """Fake Web API (unless `api`, already running, is given) + the adapter on a free port + a sender."""
+    async with AsyncExitStack() as stack:
+        fake = api if api is not None else await stack.enter_async_context(FakeSlackApi())
+        fake.add_user("U1", "Alice")
+        fake.add_user("UADMIN", "Ada", admin=True)
         section = dataclasses.replace(SlackSection(), host="127.0.0.1", port=0, api_base_url=fake.base_url, **config)
         keys = secrets or Secrets(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET)
         adapter = SlackAdapter(section, keys, core, seen if seen is not None else MemorySeen())
         await adapter.start()
+        stack.push_async_callback(adapter.stop)
         sender = SlackSender(adapter.url, SIGNING_SECRET)
-        try:
-            yield Rig(fake, adapter, sender)
-        finally:
-            await sender.close()
-            await adapter.stop()
+        stack.push_async_callback(sender.close)
+        yield Rig(fake, adapter, sender)

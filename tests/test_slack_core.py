@@ -1,0 +1,155 @@
+"""End to end through the real core: Slack requests over HTTP → ChatHandler → store → Slack.
+
+Only the model is scripted (`ScriptedGenerator`); commands, permissions, settings,
+audit rows, history and dedupe are the production code on a real SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from transformers import PreTrainedTokenizerBase
+
+from bot import messages
+from bot.config import Config
+from bot.events import ChannelRef
+from storage.database import create_engine, upgrade
+from storage.repository import SqlStore
+from tests.fakes.slack_api import FakeSlackApi
+from tests.fakes.slack_core import ScriptedGenerator, real_core
+from tests.fakes.slack_rig import slack_rig
+
+C1 = ChannelRef("slack", "T1", "C1")
+
+
+def mention(text: str, ts: str = "1000.0001", **extra: str) -> dict[str, str]:
+    return {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {text}", "channel": "C1", "ts": ts, **extra}
+
+
+async def open_store(path: Path) -> SqlStore:
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await upgrade(engine)
+    return SqlStore(engine)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    sql = await open_store(tmp_path / "bot.db")
+    yield sql
+    await sql.close()
+
+
+async def test_set_from_a_non_admin_is_refused_and_from_an_admin_is_applied_and_audited(
+    store: SqlStore, tokenizer: PreTrainedTokenizerBase
+) -> None:
+    core = real_core(Config(), store, ScriptedGenerator(), tokenizer)
+    async with slack_rig(core, seen=store) as rig:
+        await rig.sender.command("set top_p 0.9", user="U1", response_url=rig.api.response_url("refused"))
+        refused = (await rig.api.wait_for("response_url"))[0].body
+        assert (refused["text"], refused["response_type"]) == (messages.NOT_MODERATOR, "ephemeral")
+        assert (await store.channel_state(C1)).overrides == {}
+        assert await store.audit_log(C1, 10) == []
+
+        await rig.sender.command("set top_p 0.9", user="UADMIN", response_url=rig.api.response_url("applied"))
+        applied = (await rig.api.wait_for("response_url", 2))[1].body
+        assert applied["response_type"] == "ephemeral" and "top_p" in applied["text"]
+        assert (await store.channel_state(C1)).overrides == {"top_p": "0.9"}
+        [row] = await store.audit_log(C1, 10)
+        assert (row.action, row.key, row.new_value, row.actor_id, row.actor_name) == ("set", "top_p", "0.9",
+                                                                                   "UADMIN", "Ada")
+        assert rig.api.calls_to("chat.postMessage") == []  # nothing visible to the channel
+
+
+async def test_mention_is_acked_at_once_while_a_slow_model_works_then_answered_in_the_thread(
+    store: SqlStore, tokenizer: PreTrainedTokenizerBase
+) -> None:
+    generator = ScriptedGenerator(delay_s=3.5)  # slower than Slack's 3-second deadline
+    async with slack_rig(real_core(Config(), store, generator, tokenizer), seen=store) as rig:
+        sent = await rig.sender.event(mention("hello"))
+        assert sent.status == 200 and sent.elapsed_s < 1.0
+        placeholder = (await rig.api.wait_for("chat.postMessage"))[0]
+        assert placeholder.body["thread_ts"] == "1000.0001"
+        update = (await rig.api.wait_for("chat.update", within_s=10))[0]
+        assert update.body["text"] == "Hello from the model."
+        assert update.body["ts"] == "1700000000.000001"  # the placeholder the fake posted first
+
+
+async def test_thread_keeps_its_own_history(store: SqlStore, tokenizer: PreTrainedTokenizerBase) -> None:
+    generator = ScriptedGenerator()
+    async with slack_rig(real_core(Config(), store, generator, tokenizer), seen=store) as rig:
+        await rig.sender.event(mention("remember the word pineapple"))
+        await rig.api.wait_for("chat.update")
+        await rig.sender.event(mention("what was the word?", ts="1000.0005", thread_ts="1000.0001"))
+        await rig.sender.event(mention("a new topic", ts="1000.0009"))
+        await rig.api.wait_for("chat.update", 3)
+        prompts = [tokenizer.decode(list(r.prompt_ids)) for r in generator.requests]
+        assert "pineapple" in prompts[1]  # same thread: the earlier turns are in the prompt
+        assert "Hello from the model." in prompts[1]
+        assert "pineapple" not in prompts[2]  # a new top-level mention starts a fresh thread
+        assert [c.body["thread_ts"] for c in rig.api.calls_to("chat.postMessage")] == [
+            "1000.0001", "1000.0001", "1000.0009"]
+
+
+async def test_channel_messages_are_answered_only_after_a_moderator_enables_the_channel(
+    store: SqlStore, tokenizer: PreTrainedTokenizerBase
+) -> None:
+    plain = {"type": "message", "channel_type": "channel", "user": "U1", "channel": "C1"}
+    async with slack_rig(real_core(Config(), store, ScriptedGenerator(), tokenizer), seen=store) as rig:
+        await rig.sender.event({**plain, "text": "anyone here?", "ts": "10.1"})
+        await rig.sender.command("enable", user="U1", response_url=rig.api.response_url())
+        await rig.api.wait_for("response_url")
+        await rig.api.settle()
+        assert [c.method for c in rig.api.calls if c.method.startswith("chat.")] == []
+        assert (await store.channel_state(C1)).enabled is False
+
+        await rig.sender.command("enable", user="UADMIN", response_url=rig.api.response_url())
+        await rig.api.wait_for("response_url", 2)
+        await rig.sender.event({**plain, "text": "now?", "ts": "10.2"})
+        update = (await rig.api.wait_for("chat.update"))[0]
+        assert update.body["text"] == "Hello from the model."
+        assert rig.api.calls_to("chat.postMessage")[0].body["thread_ts"] == "10.2"
+
+
+async def test_generated_channel_broadcast_never_reaches_slack_as_a_mention(
+    store: SqlStore, tokenizer: PreTrainedTokenizerBase
+) -> None:
+    generator = ScriptedGenerator(reply=lambda request: " Attention <!channel> and <!here>, @everyone!")
+    async with slack_rig(real_core(Config(), store, generator, tokenizer), seen=store) as rig:
+        await rig.sender.event(mention("say something loud"))
+        text = (await rig.api.wait_for("chat.update"))[0].body["text"]
+        assert "<!" not in text and "@everyone" not in text
+        assert "&lt;!channel&gt;" in text
+
+
+async def test_redelivery_after_a_restart_is_not_answered_again(
+    tmp_path: Path, tokenizer: PreTrainedTokenizerBase
+) -> None:
+    path = tmp_path / "bot.db"
+    async with FakeSlackApi() as api:
+        for event_id, retry_num in [("EvSame", 0), ("EvSame", 1), ("EvNew", 0)]:
+            store = await open_store(path)  # a fresh process: new store, core and adapter
+            try:
+                core = real_core(Config(), store, ScriptedGenerator(), tokenizer)
+                async with slack_rig(core, seen=store, api=api) as rig:
+                    ts = "1000.0001" if event_id == "EvSame" else "1000.0002"
+                    sent = await rig.sender.event(mention("hi", ts=ts), event_id=event_id, retry_num=retry_num)
+                    assert sent.status == 200
+                    await api.settle(0.3)
+            finally:
+                await store.close()
+        updates = api.calls_to("chat.update")
+        assert [c.body["text"] for c in updates] == ["Hello from the model."] * 2  # EvSame once, EvNew once
+        assert [c.body["thread_ts"] for c in api.calls_to("chat.postMessage")] == ["1000.0001", "1000.0002"]
+
+
+async def test_concurrent_mentions_all_get_answers(store: SqlStore, tokenizer: PreTrainedTokenizerBase) -> None:
+    generator = ScriptedGenerator(delay_s=0.2)
+    async with slack_rig(real_core(Config(), store, generator, tokenizer), seen=store) as rig:
+        sends = [rig.sender.event(mention(f"n{i}", ts=f"2000.{i:04d}")) for i in range(5)]
+        assert all(s.status == 200 for s in await asyncio.gather(*sends))
+        await rig.api.wait_for("chat.update", 5)
+        placeholders = {f"1700000000.{i:06d}" for i in range(1, 6)}
+        assert {c.body["ts"] for c in rig.api.calls_to("chat.update")} == placeholders
