@@ -1,0 +1,56 @@
+"""Setting specs: bounds, parsing, resolution over defaults, sampling parameters."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import BotSection, GenerationSection
+from bot.errors import CommandError
+from bot.settings import SETTINGS, resolve
+
+
+@pytest.mark.parametrize(
+    ("key", "good", "bad"),
+    [
+        ("temperature", ["0", "2", "0.7"], ["-0.1", "2.01", "nan", "inf", "hot"]),
+        ("top_k", ["0", "1000"], ["-1", "1001", "2.5"]),
+        ("top_p", ["1", "0.01"], ["0", "1.1"]),
+        ("repetition_penalty", ["1", "2"], ["0.9", "2.1"]),
+        ("no_repeat_ngram_size", ["0", "10"], ["11", "-1"]),
+        ("num_beams", ["1", "8"], ["0", "9"]),
+        ("max_new_tokens", ["1", "512"], ["0", "513"]),
+        ("do_sample", ["on", "off", "true", "no"], ["maybe"]),
+        ("persona", ["", "a pirate"], ["x" * 501]),
+    ],
+)
+def test_bounds(key: str, good: list[str], bad: list[str]) -> None:
+    spec = SETTINGS[key]
+    for value in good:
+        spec.parse(value)
+    for value in bad:
+        with pytest.raises(CommandError) as info:
+            spec.parse(value)
+        assert spec.bounds in info.value.user_message and key in info.value.user_message
+
+
+def test_bounds_are_spelled_out() -> None:
+    assert SETTINGS["temperature"].bounds == "from 0 to 2"
+    assert SETTINGS["top_p"].bounds == "greater than 0 and at most 1"
+    assert SETTINGS["max_new_tokens"].bounds == "a whole number from 1 to 512"
+
+
+def test_resolve_overlays_valid_overrides_and_ignores_bad_rows() -> None:
+    settings = resolve(
+        GenerationSection(), BotSection(persona="default persona"),
+        {"temperature": "0.3", "top_k": "99999", "gone": "1", "do_sample": "off"},
+    )  # fmt: skip
+    assert settings.temperature == 0.3
+    assert settings.top_k == GenerationSection().top_k  # out of bounds row ignored
+    assert settings.persona == "default persona"
+    params = settings.sampling()
+    assert params.do_sample is False
+
+
+def test_temperature_zero_means_greedy() -> None:
+    params = resolve(GenerationSection(), BotSection(), {"temperature": "0"}).sampling(seed=7)
+    assert params.do_sample is False and params.temperature == 1.0 and params.seed == 7
