@@ -136,7 +136,7 @@ SEXUAL_EXPLICIT = _w(
 )
 SEXUAL_AMBIG = _w(
     "sex sexy naked nude dick dicks cock cocks pussy balls ass penis vagina breasts nipples "
-    "suck fuck fucking fucked bang ride hard wet strip stripping moan"
+    "suck bang ride hard wet strip stripping moan"
 )
 THREAT_IRREGULAR = _w("shot hung beaten burnt slain struck")
 MINOR = _w(

@@ -154,5 +154,5 @@ def normalise(text: str) -> Normalised:
         elif tok.isdigit():
             tokens.append(tok)
         else:
-            tokens.extend(_repair(tok))
+            tokens.extend(_repair(tok.rstrip("!") or tok))
     return Normalised(raw=text, folded=folded, tokens=tuple(tokens))
