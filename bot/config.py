@@ -117,8 +117,20 @@ class DiscordSection:
         "none", "'none', 'auto' (AutoShardedClient), or a shard count",
         pattern=r"none|auto|[1-9]\d{0,4}", allowed="none, auto, or a shard count like 4",
     )
-    api_base_url: str = _opt("", "REST API base, e.g. a rate-limit proxy (empty = Discord)")
-    gateway_url: str = _opt("", "gateway websocket URL, e.g. a gateway proxy (empty = Discord)")
+    restrict_commands: bool = _opt(
+        True, "show /gpt2 only to members with Manage Channels (Discord hides whole commands, not subcommands)"
+    )
+    api_base_url: str = _opt(
+        "", "REST API base, e.g. a rate-limit proxy: http(s)://host[/api/v10] (empty = Discord)",
+        pattern=r"(https?://\S+)?", allowed="empty, or an http:// or https:// URL",
+    )
+    gateway_url: str = _opt(
+        "", "gateway websocket URL, e.g. a gateway proxy: ws(s)://host (empty = Discord)",
+        pattern=r"(wss?://\S+)?", allowed="empty, or a ws:// or wss:// URL",
+    )
+    guild_ready_timeout: float = _opt(
+        2.0, "seconds to wait for more servers after the last one arrives at start-up", lo=0.0, hi=60.0
+    )
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ __all__ = [
     "BUSY",
     "DEMO_BANNER",
     "DEMO_WARNING",
+    "DISCORD_COMMAND",
+    "DISCORD_OPTIONS",
+    "DISCORD_SUBCOMMANDS",
     "EMPTY_REPLY",
     "ERROR",
     "HELP",
@@ -131,3 +134,27 @@ def history_trimmed(dropped: int) -> str:
 # --- slack ------------------------------------------------------------------------------
 
 SLACK_THINKING = "_thinking…_"  # placeholder in the thread while a reply is generated
+
+
+# --- discord ----------------------------------------------------------------------------
+# Slash-command texts shown in Discord's command picker (descriptions: at most 100 chars).
+
+DISCORD_COMMAND = "Talk to GPT-2 about its settings in this channel"
+DISCORD_SUBCOMMANDS = {
+    "help": "How to talk to me, and what the commands do",
+    "status": "Model, queue, and this conversation's state",
+    "show": "This channel's generation settings",
+    "reset": "Forget this conversation's history (moderators)",
+    "enable": "Answer every message in this channel (moderators)",
+    "disable": "Answer only mentions, replies and DMs here (moderators)",
+    "set": "Change a setting for this channel (moderators)",
+    "unset": "Put a setting back to its default (moderators)",
+    "persona": "Show the persona line, or set it (moderators)",
+    "safety": "Safety filter settings and reports",
+}
+DISCORD_OPTIONS = {
+    "key": "Which setting",
+    "value": "The new value",
+    "text": "The new persona line (leave out to see the current one)",
+    "args": "What to do (see /gpt2 help)",
+}

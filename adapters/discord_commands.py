@@ -1,0 +1,135 @@
+"""`/gpt2 <subcommand>`: the core's command grammar as one Discord slash command.
+
+The subcommands mirror `bot.commands.COMMANDS` (a test keeps them equal) with typed
+options; `key` options autocomplete from `bot.settings.SETTINGS`. An interaction's
+options are turned back into the grammar's text (`set temperature 0.5`), so the core
+parses, checks and applies Discord commands exactly like every other platform's.
+
+Discord sets `default_member_permissions` per top-level command only, never per
+subcommand, and a member needs *all* the bits in it. With `discord.restrict_commands`
+(the default) `/gpt2` is therefore shown only to members with Manage Channels (and
+administrators; server admins can widen it under Server Settings → Integrations).
+Either way the core refuses changes from non-moderators: the check is server-side too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+from bot import messages
+from bot.settings import SETTINGS
+
+__all__ = ["NAME", "SUBCOMMANDS", "Option", "autocomplete_choices", "command_payload", "command_text", "sync"]
+
+NAME = "gpt2"
+STRING = 3  # application command option type
+SUBCOMMAND = 1
+MAX_CHOICES = 25  # Discord's limit for autocomplete answers
+_GUILD, _BOT_DM = 0, 1  # interaction context types
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    required: bool = True
+    autocomplete: bool = False
+    max_length: int = 0
+
+
+SUBCOMMANDS: dict[str, tuple[Option, ...]] = {
+    "help": (),
+    "status": (),
+    "show": (),
+    "reset": (),
+    "enable": (),
+    "disable": (),
+    "set": (Option("key", autocomplete=True), Option("value", max_length=500)),
+    "unset": (Option("key", autocomplete=True),),
+    "persona": (Option("text", required=False, max_length=500),),
+    "safety": (Option("args", required=False, max_length=200),),
+}
+
+
+def command_payload(*, restrict: bool, allow_dms: bool, global_scope: bool) -> dict[str, Any]:
+    """The `/gpt2` application command as Discord's bulk-overwrite endpoint takes it."""
+    payload: dict[str, Any] = {
+        "name": NAME,
+        "type": 1,
+        "description": messages.DISCORD_COMMAND,
+        "options": [
+            {"type": SUBCOMMAND, "name": name, "description": messages.DISCORD_SUBCOMMANDS[name],
+             "options": [_option_payload(option) for option in options]}
+            for name, options in SUBCOMMANDS.items()
+        ],
+        "default_member_permissions": str(discord.Permissions(manage_channels=True).value) if restrict else None,
+        "nsfw": False,
+    }  # fmt: skip
+    if global_scope:  # contexts only apply to global commands; guild commands live in the guild
+        payload["integration_types"] = [0]
+        payload["contexts"] = [_GUILD, _BOT_DM] if allow_dms else [_GUILD]
+    return payload
+
+
+def _option_payload(option: Option) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "type": STRING, "name": option.name, "description": messages.DISCORD_OPTIONS[option.name],
+        "required": option.required,
+    }  # fmt: skip
+    if option.autocomplete:
+        data["autocomplete"] = True
+    if option.max_length:
+        data["max_length"] = option.max_length
+    return data
+
+
+def _subcommand(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    if data.get("name") != NAME:
+        return None
+    options = data.get("options") or []
+    if not options or options[0].get("type") != SUBCOMMAND:
+        return None
+    sub: Mapping[str, Any] = options[0]
+    return sub
+
+
+def command_text(data: Mapping[str, Any]) -> str | None:
+    """`set temperature 0.5` from an interaction's data; None if it is not a `/gpt2` command."""
+    sub = _subcommand(data)
+    if sub is None:
+        return None
+    values = {o["name"]: o.get("value") for o in sub.get("options") or []}
+    order = [o.name for o in SUBCOMMANDS.get(sub["name"], ())] or list(values)
+    parts = [str(sub["name"])] + [str(values[name]).strip() for name in order if values.get(name) not in (None, "")]
+    return " ".join(part for part in parts if part)
+
+
+def autocomplete_choices(data: Mapping[str, Any]) -> list[discord.app_commands.Choice[str]]:
+    """Setting keys matching what the user has typed into a focused `key` option."""
+    sub = _subcommand(data)
+    focused = next((o for o in (sub or {}).get("options") or [] if o.get("focused")), None)
+    if focused is None or focused.get("name") != "key":
+        return []
+    typed = str(focused.get("value") or "").strip().lower()
+    matches = [spec for key, spec in SETTINGS.items() if typed in key]
+    return [
+        discord.app_commands.Choice(name=f"{spec.key} — {spec.help}"[:100], value=spec.key)
+        for spec in matches[:MAX_CHOICES]
+    ]
+
+
+async def sync(client: discord.Client, guild_ids: Sequence[str], *, restrict: bool, allow_dms: bool) -> None:
+    """Overwrite our commands: in each configured guild (instant), or globally."""
+    app_id = client.application_id
+    if app_id is None:
+        raise RuntimeError("application id unknown: sync after login")
+    if guild_ids:
+        payload = [command_payload(restrict=restrict, allow_dms=allow_dms, global_scope=False)]
+        for guild_id in guild_ids:
+            await client.http.bulk_upsert_guild_commands(app_id, int(guild_id), payload)  # type: ignore[arg-type]
+    else:
+        payload = [command_payload(restrict=restrict, allow_dms=allow_dms, global_scope=True)]
+        await client.http.bulk_upsert_global_commands(app_id, payload)  # type: ignore[arg-type]

@@ -1,0 +1,122 @@
+"""discord.py objects → the core's `Event` / `Command` fields; payload types stop here.
+
+Who is a moderator is decided here: Administrator, Manage Server or Manage Channels in
+the channel at hand, or a role whose name or id is in `discord.moderator_roles`. In a DM
+the author is the only person in the conversation, so they count as its moderator.
+A thread is its own conversation (`ChannelRef.thread`) inside its parent channel.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import discord
+
+from bot.config import DiscordSection
+from bot.events import Author, ChannelRef, Event
+
+__all__ = ["PLATFORM", "author_of", "channel_ref", "is_moderator", "message_event", "message_text"]
+
+PLATFORM = "discord"
+_ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
+_USER = re.compile(r"<@!?(\d+)>")
+_ROLE = re.compile(r"<@&(\d+)>")
+_CHANNEL = re.compile(r"<#(\d+)>")
+
+
+def channel_ref(channel: Any, guild_id: int | None, channel_id: int | None = None) -> ChannelRef:
+    """Where a message or interaction happened; a thread keeps its parent as `channel`."""
+    workspace = str(guild_id) if guild_id is not None else ""
+    if isinstance(channel, discord.Thread):
+        return ChannelRef(PLATFORM, workspace, str(channel.parent_id), thread=str(channel.id))
+    return ChannelRef(PLATFORM, workspace, str(getattr(channel, "id", None) or channel_id or ""))
+
+
+def is_moderator(user: discord.User | discord.Member, permissions: discord.Permissions,
+                 moderator_roles: Iterable[str]) -> bool:
+    if permissions.administrator or permissions.manage_guild or permissions.manage_channels:
+        return True
+    wanted = {r.strip().lower() for r in moderator_roles}
+    roles = user.roles if isinstance(user, discord.Member) else []
+    return any(role.name.lower() in wanted or str(role.id) in wanted for role in roles)
+
+
+def author_of(user: discord.User | discord.Member, *, moderator: bool) -> Author:
+    return Author(str(user.id), user.display_name, is_bot=user.bot, is_moderator=moderator)
+
+
+def message_event(message: discord.Message, me: discord.ClientUser, config: DiscordSection) -> Event | None:
+    """The core's view of `message`, or None when the bot must not see it at all.
+
+    Ignored: the bot's own messages (Discord echoes them back), other bots' unless
+    `allow_bots`, system messages (joins, pins, ...), DMs unless `allow_dms`, and
+    messages without text that nobody addressed to the bot.
+    """
+    author = message.author
+    if author.id == me.id or message.type not in _ANSWERED_TYPES:
+        return None
+    if (author.bot or message.webhook_id is not None) and not config.allow_bots:
+        return None
+    is_dm = message.guild is None
+    if is_dm and not config.allow_dms:
+        return None
+    mentioned = any(user.id == me.id for user in message.mentions)
+    addressed = is_dm or mentioned or _replies_to(message, me)
+    text = message_text(message, me)
+    if not text and not addressed:
+        return None
+    moderator = is_dm or is_moderator(author, _permissions(message), config.moderator_roles)
+    return Event(
+        where=channel_ref(message.channel, message.guild.id if message.guild else None),
+        author=author_of(author, moderator=moderator),
+        text=text,
+        message_id=str(message.id),
+        addressed=addressed,
+        is_dm=is_dm,
+        nsfw=_is_nsfw(message.channel),
+    )
+
+
+def message_text(message: discord.Message, me: discord.ClientUser) -> str:
+    """The text with the bot's mention removed and other mentions turned into names."""
+    text = _USER.sub(lambda m: "" if int(m[1]) == me.id else _user_name(message, int(m[1])), message.content)
+    guild = message.guild
+    if guild is not None:
+        text = _ROLE.sub(lambda m: f"@{r.name}" if (r := guild.get_role(int(m[1]))) else "@role", text)
+        text = _CHANNEL.sub(lambda m: f"#{_channel_name(guild, int(m[1]))}", text)
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
+
+
+def _permissions(message: discord.Message) -> discord.Permissions:
+    """The author's permissions in the message's channel (none if Discord sent too little)."""
+    channel, author = message.channel, message.author
+    if isinstance(author, discord.Member) and isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+        return channel.permissions_for(author)
+    return discord.Permissions.none()
+
+
+def _channel_name(guild: discord.Guild, channel_id: int) -> str:
+    channel = guild.get_channel_or_thread(channel_id)
+    return channel.name if channel is not None else "channel"
+
+
+def _user_name(message: discord.Message, user_id: int) -> str:
+    for user in message.mentions:
+        if user.id == user_id:
+            return f"@{user.display_name}"
+    return "@someone"
+
+
+def _replies_to(message: discord.Message, me: discord.ClientUser) -> bool:
+    ref = message.reference
+    if ref is None:
+        return False
+    target = ref.resolved if isinstance(ref.resolved, discord.Message) else ref.cached_message
+    return target is not None and target.author.id == me.id
+
+
+def _is_nsfw(channel: Any) -> bool:
+    is_nsfw = getattr(channel, "is_nsfw", None)
+    return bool(is_nsfw()) if callable(is_nsfw) else False
