@@ -18,7 +18,10 @@ __all__ = [
     "HELP",
     "NOT_MODERATOR",
     "OUTPUT_BLOCKED",
+    "SAFETY_LOG_EMPTY",
+    "SAFETY_NOT_MODERATOR",
     "SAFETY_UNAVAILABLE",
+    "SAFETY_USAGE",
     "SELF_HARM_SUPPORT",
     "SLACK_THINKING",
     "TIMEOUT",
@@ -31,6 +34,13 @@ __all__ = [
     "persona_set",
     "rate_limited",
     "reset_done",
+    "safety_below_floor",
+    "safety_changed",
+    "safety_log_line",
+    "safety_show",
+    "safety_test",
+    "safety_unknown",
+    "safety_usage",
     "setting_changed",
     "setting_unset",
     "unknown_command",
@@ -158,3 +168,53 @@ DISCORD_OPTIONS = {
     "text": "The new persona line (leave out to see the current one)",
     "args": "What to do (see /gpt2 help)",
 }
+
+
+# --- safety -----------------------------------------------------------------------------
+# Refusals never quote the message or name the word that matched (that teaches evasion).
+
+SAFETY_NOT_MODERATOR = "Only moderators can use the safety commands here."
+SAFETY_USAGE = """\
+safety show                                   this channel's safety policy
+safety preset strict|standard|relaxed         pick a preset for this channel
+safety set <category> <action> [input|output] change one category (both directions if omitted)
+safety words add|remove|allow <word>          block a word here, undo it, or never match it
+safety links allow <domain>                   let links to a domain through
+safety test <text>                            dry run: what would happen to this text
+safety log [n]                                the last n moderation events here
+Put `workspace` first (`safety workspace preset strict`) to change the whole server/workspace.
+Categories: {categories}. Actions: allow, flag, censor, redact, block."""
+SAFETY_LOG_EMPTY = "No moderation events here yet."
+
+
+def safety_usage(categories: str) -> str:
+    return SAFETY_USAGE.format(categories=categories)
+
+
+def safety_unknown(kind: str, value: str, allowed: str) -> str:
+    return f"`{value}` is not a {kind}. Choose one of: {allowed}. Nothing was changed."
+
+
+def safety_below_floor(category: str, direction: str, least: str) -> str:
+    return f"{category} ({direction}) can't be set below `{least}`: that is a hard floor. Nothing was changed."
+
+
+def safety_changed(scope: str, what: str, version: int) -> str:
+    return f"Safety ({scope}): {what}. Policy version {version}."
+
+
+def safety_show(preset: str, version: str, rows: list[tuple[str, str, str]], extras: list[str]) -> str:
+    lines = [f"Safety preset: {preset} (policy {version})", "category: input / output"]
+    lines += [f"  {category}: {inp} / {out}" for category, inp, out in rows]
+    return "\n".join(lines + extras)
+
+
+def safety_test(direction: str, action: str, categories: str, rules: str, scores: str, text: str) -> str:
+    return (
+        f"{direction}: {action}\n  categories: {categories or '-'}\n  rules: {rules or '-'}\n"
+        f"  scores: {scores or '-'}\n  would post: {text}"
+    )
+
+
+def safety_log_line(when: str, ref: str, direction: str, action: str, categories: str, user: str) -> str:
+    return f"{when} ref {ref} {direction} {action} [{categories}] user {user}"
