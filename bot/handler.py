@@ -82,7 +82,8 @@ class ChatHandler:
             return None
         if len(event.text) > self._config.bot.max_input_chars:
             return self._reply(event, messages.input_too_long(self._config.bot.max_input_chars), ReplyKind.REFUSAL)
-        wait = self._limiter.check(f"{event.where.platform}:{event.author.id}", event.where.key)
+        user_key = f"{event.where.platform}:{event.author.id}"
+        wait = 0.0 if event.author.is_moderator else self._limiter.check(user_key, event.where.key)
         if wait > 0:
             return self._reply(event, messages.rate_limited(wait), ReplyKind.BUSY)
         text = event.text

@@ -5,15 +5,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
+from bot.commands import CommandRunner
+from bot.config import Config
+from bot.conversation import Transcript
 from bot.events import Reply
+from bot.guard import Guard
+from bot.handler import ChatHandler
+from bot.history import History
+from bot.inference.tokenizer import packaged_tokenizer
 from bot.inference.types import (
     FinishReason,
     Generation,
     GenerationRequest,
+    Generator,
     ModelInfo,
     QueueStats,
 )
+from bot.ratelimit import RateLimiter
+from bot.store import Store
+from storage.memory import MemoryStore
 
 INFO = ModelInfo("scripted", "cpu", "float32", 1024, 1000, 50256)
 
@@ -70,3 +82,30 @@ class ScriptedGenerator:
 
     def stats(self) -> QueueStats:
         return QueueStats(0, 0, 256, 64, 1, len(self.requests), 0)
+
+
+@dataclass
+class CoreRig:
+    """The real core (handler, commands, history) over a store and a generator of the test's choosing."""
+
+    config: Config
+    store: Store
+    generator: Generator
+    handler: ChatHandler
+    runner: CommandRunner
+
+
+def build_core(
+    store: Store | None = None,
+    generator: Generator | None = None,
+    config: Config | None = None,
+    guard: Guard | None = None,
+) -> CoreRig:
+    config = config or Config()
+    store = store or MemoryStore()
+    generator = generator or ScriptedGenerator()
+    history = History(store, Transcript(packaged_tokenizer(), config.bot.name, generator.info.n_positions))
+    runner = CommandRunner(config, store, generator, history, safety=guard)
+    limiter = RateLimiter(config.ratelimit.user_per_minute, config.ratelimit.channel_per_minute)
+    handler = ChatHandler(config, store, generator, history, runner, limiter, guard)
+    return CoreRig(config, store, generator, handler, runner)

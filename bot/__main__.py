@@ -1,0 +1,116 @@
+"""Command line: `python -m bot chat | run | db upgrade | model info`.
+
+Operator mistakes (bad config, a model that can't load, a missing migration) end with one
+clear line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import sys
+from pathlib import Path
+
+from bot.config import Config, load_config
+from bot.errors import AdapterError, ConfigError, ModelLoadError
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = _config(args)
+        _logging(config, quiet=args.command == "chat" and not args.verbose)
+        return int(asyncio.run(_dispatch(args, config)) or 0)
+    except ConfigError as exc:
+        print(f"gpt2bot: {exc}", file=sys.stderr)
+    except ModelLoadError as exc:
+        print(f"gpt2bot: {exc}", file=sys.stderr)
+    except AdapterError as exc:
+        print(f"gpt2bot: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_USAGE
+
+
+async def _dispatch(args: argparse.Namespace, config: Config) -> int:
+    from bot import app
+
+    if args.command == "chat":
+        await app.run_chat(config, channel=args.channel, user=args.user)
+    elif args.command == "run":
+        await app.run_platforms(config)
+    elif args.command == "db":
+        await _db_upgrade(config)
+    elif args.command == "model":
+        _model_info(config)
+    return 0
+
+
+async def _db_upgrade(config: Config) -> None:
+    from storage.database import create_engine, head_revision, upgrade
+
+    engine = create_engine(config.storage.url)
+    try:
+        await upgrade(engine)
+    except OSError as exc:
+        raise ConfigError("storage.url", config.storage.url, f"cannot connect ({exc})") from None
+    finally:
+        await engine.dispose()
+    print(f"database at {config.storage.url} is at migration {head_revision()}")
+
+
+def _model_info(config: Config) -> None:
+    from bot import messages
+    from bot.inference.model import load_model
+
+    loaded = load_model(config.model.name, config.model.device, config.model.dtype)
+    info = loaded.info
+    for field in dataclasses.fields(info):
+        print(f"{field.name}: {getattr(info, field.name)}")
+    print(f"tokenizer: {type(loaded.tokenizer).__name__}, {len(loaded.tokenizer)} tokens")
+    if info.is_demo:
+        print(messages.DEMO_WARNING)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    path = args.config or os.environ.get("GPT2BOT_CONFIG") or ("config.toml" if Path("config.toml").exists() else None)
+    config = load_config(Path(path) if path else None)
+    if getattr(args, "model", None):
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, name=args.model))
+    return config
+
+
+def _logging(config: Config, *, quiet: bool) -> None:
+    level = logging.WARNING if quiet else getattr(logging, config.logging.level)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "urllib3", "discord.gateway", "transformers"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="GPT-2 chat bot for Discord and Slack")
+    parser.add_argument("--config", help="TOML config file (default: $GPT2BOT_CONFIG or ./config.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at the configured level in chat mode")
+    commands = parser.add_subparsers(dest="command", required=True)
+    chat = commands.add_parser("chat", help="chat with the bot in this terminal (stdin may be piped)")
+    chat.add_argument("--channel", default="console", help="conversation name (its history is kept)")
+    chat.add_argument("--user", default="you", help="your name in the transcript")
+    chat.add_argument("--model", help="override model.name (hub id, directory, or demo)")
+    commands.add_parser("run", help="connect every platform whose credentials are set")
+    db = commands.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=["upgrade"], help="apply migrations up to the newest")
+    model = commands.add_parser("model", help="model maintenance")
+    model.add_argument("action", choices=["info"], help="load the model and describe it")
+    model.add_argument("--model", help="override model.name")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())
