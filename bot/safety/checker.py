@@ -54,9 +54,7 @@ def apply_spans(text: str, hits: Sequence[Hit]) -> str:
     """Replace each hit's span by its mark; earlier (higher-priority) hits win overlaps."""
     chosen: list[Hit] = []
     for hit in hits:
-        if hit.span and not any(
-            c.span and c.span[0] < hit.span[1] and hit.span[0] < c.span[1] for c in chosen
-        ):
+        if hit.span and not any(c.span and c.span[0] < hit.span[1] and hit.span[0] < c.span[1] for c in chosen):
             chosen.append(hit)
     for hit in sorted(chosen, key=lambda h: h.span[0] if h.span else 0, reverse=True):
         assert hit.span is not None

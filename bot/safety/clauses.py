@@ -103,9 +103,7 @@ class Sentence:
                 endorse = " ".join(toks[max(0, i - 3) : i])
                 if any(w in ("mistake", "error", "harm", "problem") for w in endorse.split()):
                     return False
-                if any(w in FIRST_PERSON for w in lead) and not any(w in lx.NEGATOR for w in lead):
-                    return False
-                return True
+                return not (any(w in FIRST_PERSON for w in lead) and not any(w in lx.NEGATOR for w in lead))
             if t in ("against", "condemn", "oppose") or (t == "out" and toks[i - 1 : i] == ("call",)):
                 return True
         return False

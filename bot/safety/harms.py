@@ -96,8 +96,7 @@ def _sexual(s: Sentence) -> list[Hit]:
         hits.append(Hit(Category.SEXUAL, score, "sexual.terms"))
     sexual_with_minor = explicit or _SEX_PHRASES.search(text) or _MINOR_SEXUAL.intersection(toks)
     if (minor and sexual_with_minor) or _ABUSE_TERMS.search(text):
-        if not s.reported(0) or _ABUSE_TERMS.search(text):
-            hits.append(Hit(Category.SEXUAL_MINORS, 1.0, "minors.sexual"))
+        hits.append(Hit(Category.SEXUAL_MINORS, 1.0, "minors.sexual"))
     return hits
 
 

@@ -59,8 +59,7 @@ def group_positions(tokens: tuple[str, ...]) -> list[int]:
         if t == "queer" and nxt not in _QUEER_ADJ_OF:
             continue
         if t in lx.GROUP_NOUN or (
-            t in lx.GROUP_ADJ
-            and (nxt in lx.ABLE_HEADS or nxt in lx.DEHUM or nxt in lx.ABUSE_NOUN or nxt == "neck")
+            t in lx.GROUP_ADJ and (nxt in lx.ABLE_HEADS or nxt in lx.DEHUM or nxt in lx.ABUSE_NOUN or nxt == "neck")
         ):
             out.append(i)
     return out
@@ -140,7 +139,7 @@ def _slurs(s: Sentence, context: frozenset[str]) -> list[tuple[float, str, int]]
             score, rule = 0.9, "slur.strong"
         elif tok in lx.SLUR_MILD:
             score, rule = 0.45, "slur.mild"
-        elif tok in lx.SLUR_GENDERED and (prev in _SLUR_DET or tok.endswith("s") and p < 2):
+        elif tok in lx.SLUR_GENDERED and (prev in _SLUR_DET or (tok.endswith("s") and p < 2)):
             score, rule = 0.6, "slur.gendered"
         else:
             continue

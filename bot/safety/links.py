@@ -19,9 +19,7 @@ _TLDS = (
 )
 _MARKDOWN = re.compile(r"\[[^\]\n]{0,200}\]\(\s*<?([^)\s>]+)>?\s*\)")
 _SLACK = re.compile(r"<((?:https?|ftp|mailto):[^|>\s]+)(?:\|[^>]*)?>")
-_INVITE = re.compile(
-    r"(?:https?://)?(?:www\.)?(?:discord(?:app)?\.com/invite|discord\.gg|dsc\.gg)/[\w-]+", re.I
-)
+_INVITE = re.compile(r"(?:https?://)?(?:www\.)?(?:discord(?:app)?\.com/invite|discord\.gg|dsc\.gg)/[\w-]+", re.I)
 _URL = re.compile(
     r"\b(?:https?|ftp)://[^\s<>()\"']+|\bwww\.[^\s<>()\"']+"
     rf"|\b(?:[a-z0-9-]+\.)+(?:{_TLDS})\b(?:/[^\s<>()\"']*)?",

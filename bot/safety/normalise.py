@@ -82,10 +82,13 @@ def _typos() -> dict[str, str]:
     return lx.typo_variants(_targets())
 
 
-_GLUE = frozenset(
-    "i we you they he she it me us them to all the a an so much many these those this that "
-    "my our your their of for by at in on and are is be".split()
-) | lx.ABLE_HEADS
+_GLUE = (
+    frozenset(
+        "i we you they he she it me us them to all the a an so much many these those this that "
+        "my our your their of for by at in on and are is be".split()
+    )
+    | lx.ABLE_HEADS
+)
 
 
 def _known(word: str) -> bool:
