@@ -59,8 +59,9 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 def _cut_point(text: str, limit: int) -> int:
     """Where to end the next piece: the best boundary within the first `limit` chars."""
     window = text[: limit + 1]  # a boundary right at the limit still counts
-    half = limit // 2
-    for pattern, min_end in ((_PARAGRAPH, half), (_SENTENCE, half), (_LINE, 1), (_SPACE, 1)):
+    # A paragraph break in the last three quarters wins; a sentence end must be in the
+    # second half (else a word boundary gives fuller pieces); then any line or space.
+    for pattern, min_end in ((_PARAGRAPH, limit // 4), (_SENTENCE, limit // 2), (_LINE, 1), (_SPACE, 1)):
         end = _last_boundary(pattern, window, limit)
         if end >= min_end:
             return end

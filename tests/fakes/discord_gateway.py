@@ -126,7 +126,8 @@ class Gateway:
             return data
         return {**data, "content": "", "embeds": [], "attachments": [], "components": []}
 
-    async def close_all(self) -> None:
+    async def close_all(self, code: int = 1000) -> None:
+        """Close every session (4004, 4013, 4014 ... are fatal to discord.py; 1000 makes it reconnect)."""
         for session in list(self.sessions):
-            await session.ws.close()
+            await session.ws.close(code=code)
         self.sessions.clear()
