@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 COMMAND = "/gpt2"
 MAX_PENDING = 256  # handlings in flight; beyond this new requests are acked and dropped
 _CONNECT_TIMEOUT_S = 30.0
+_STOP_GRACE_S = 5.0  # how long stop() lets cancelled handlings tidy up
 
 
 class SeenEvents(Protocol):
@@ -124,8 +125,9 @@ class SlackAdapter:
             await socket.close_async()
         tasks = list(self._tasks)
         for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            task.cancel()  # each handling still deletes its placeholder on the way out
+        if tasks:
+            await asyncio.wait(tasks, timeout=_STOP_GRACE_S)
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()

@@ -222,13 +222,24 @@ async def test_secrets_never_reach_the_log(caplog: pytest.LogCaptureFixture) -> 
     caplog.set_level(logging.DEBUG)
     core = ScriptedCore()
     async with slack_rig(core) as rig:
+        rig.api.fail("chat.update", "invalid_auth")  # failures get logged too
         await rig.sender.event(mention())
         await rig.sender.command("set top_p 0.9", response_url=rig.api.response_url())
         await rig.sender.json(event_callback(mention()), secret="wrong")
-        rig.api.fail("chat.update", "invalid_auth")
         await rig.api.wait_for("response_url")
-        await rig.api.wait_for("chat.update")
+        await rig.api.wait_for("chat.postMessage", 2)  # the reply, posted after the failed update
         await rig.api.settle()
     logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
-    assert "chat.postMessage" in logged  # DEBUG logging was really on
+    assert "chat.postMessage" in logged and "invalid_auth" in logged  # DEBUG logging was really on
     assert BOT_TOKEN not in logged and SIGNING_SECRET not in logged
+
+
+async def test_stop_cancels_a_running_reply_and_removes_its_placeholder() -> None:
+    core = ScriptedCore(hold=asyncio.Event())  # never released: the model is still working
+    async with slack_rig(core) as rig:
+        await rig.sender.event(mention())
+        await rig.api.wait_for("chat.postMessage")
+        assert rig.adapter.pending == 1
+        await rig.adapter.stop()
+        assert rig.adapter.pending == 0
+        assert rig.api.calls_to("chat.delete")[0].body["ts"] == "1700000000.000001"

@@ -1,0 +1,97 @@
+"""Starting and stopping the Slack adapter: Socket Mode, and start-up failures that name the fix."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+
+import pytest
+
+from adapters.slack import SlackAdapter
+from bot.config import Secrets, SlackSection
+from bot.errors import AdapterError
+from tests.fakes.slack_api import FakeSlackApi
+from tests.fakes.slack_requests import command_form, event_callback
+from tests.fakes.slack_rig import BOT_TOKEN, SIGNING_SECRET, MemorySeen, ScriptedCore, slack_rig
+from tests.fakes.slack_socket import FakeSocketMode
+
+APP_TOKEN = "xapp-1-test-app-token-9876"
+
+
+def adapter_for(api: FakeSlackApi, secrets: Secrets, **config: object) -> SlackAdapter:
+    fields: dict[str, object] = {"host": "127.0.0.1", "port": 0, "api_base_url": api.base_url, **config}
+    section = dataclasses.replace(SlackSection(), **fields)
+    return SlackAdapter(section, secrets, ScriptedCore(), MemorySeen())
+
+
+async def test_socket_mode_acks_envelopes_and_replies_through_the_web_api() -> None:
+    core = ScriptedCore()
+    async with FakeSocketMode() as ws, FakeSlackApi() as api:
+        api.socket_url = ws.url
+        api.add_user("U1", "Alice")
+        secrets = Secrets(slack_bot_token=BOT_TOKEN, slack_app_token=APP_TOKEN)  # no signing secret needed
+        adapter = SlackAdapter(dataclasses.replace(SlackSection(), api_base_url=api.base_url), secrets, core,
+                               MemorySeen())
+        await adapter.start()
+        try:
+            assert adapter.mode == "socket" and adapter.url == ""
+            assert api.calls_to("apps.connections.open")[0].token == APP_TOKEN
+            await asyncio.wait_for(ws.connected.wait(), 5)
+            event = {"type": "app_mention", "user": "U1", "text": "<@UBOT> hi", "channel": "C1", "ts": "5.1"}
+            body = event_callback(event, event_id="EvS1")
+            first = await ws.send("events_api", body)
+            assert (await ws.wait_for_ack(first)) == {"envelope_id": first}
+            update = (await api.wait_for("chat.update"))[0]
+            assert update.body["text"] == "echo: hi"
+            again = await ws.send("events_api", body, retry_attempt=1)  # redelivered: acked, not answered
+            await ws.wait_for_ack(again)
+            command = await ws.send("slash_commands", command_form("show", response_url=api.response_url()))
+            await ws.wait_for_ack(command)
+            await api.wait_for("response_url")
+            await api.settle()
+            assert len(api.calls_to("chat.update")) == 1
+            assert [e.text for e in core.events] == ["hi"]
+        finally:
+            await adapter.stop()
+
+
+async def test_missing_secrets_name_the_environment_variable() -> None:
+    async with FakeSlackApi() as api:
+        with pytest.raises(AdapterError, match="SLACK_BOT_TOKEN"):
+            await adapter_for(api, Secrets()).start()
+        with pytest.raises(AdapterError, match="SLACK_SIGNING_SECRET"):
+            await adapter_for(api, Secrets(slack_bot_token=BOT_TOKEN)).start()
+        assert api.calls == []
+
+
+async def test_rejected_token_fails_start_without_printing_it() -> None:
+    async with FakeSlackApi() as api:
+        api.fail("auth.test", "invalid_auth")
+        adapter = adapter_for(api, Secrets(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET))
+        with pytest.raises(AdapterError, match="invalid_auth") as caught:
+            await adapter.start()
+        assert BOT_TOKEN not in str(caught.value)
+        await asyncio.wait_for(adapter.wait(), 1)  # start failed: nothing left running
+
+
+async def test_busy_port_fails_start_with_the_address() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        async with FakeSlackApi() as api:
+            adapter = adapter_for(api, Secrets(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET),
+                                  port=port)
+            with pytest.raises(AdapterError, match=f"127.0.0.1:{port}"):
+                await adapter.start()
+
+
+async def test_stop_is_idempotent_and_ends_wait() -> None:
+    async with slack_rig(ScriptedCore()) as rig:
+        waiter = asyncio.create_task(rig.adapter.wait())
+        await asyncio.sleep(0)
+        assert not waiter.done()
+        await rig.adapter.stop()
+        await asyncio.wait_for(waiter, 1)
+        await rig.adapter.stop()
