@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import socket
+from typing import Any
 
 import pytest
 
@@ -19,8 +20,8 @@ from tests.fakes.slack_socket import FakeSocketMode
 APP_TOKEN = "xapp-1-test-app-token-9876"
 
 
-def adapter_for(api: FakeSlackApi, secrets: Secrets, **config: object) -> SlackAdapter:
-    fields: dict[str, object] = {"host": "127.0.0.1", "port": 0, "api_base_url": api.base_url, **config}
+def adapter_for(api: FakeSlackApi, secrets: Secrets, **config: Any) -> SlackAdapter:
+    fields: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "api_base_url": api.base_url, **config}
     section = dataclasses.replace(SlackSection(), **fields)
     return SlackAdapter(section, secrets, ScriptedCore(), MemorySeen())
 
