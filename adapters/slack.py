@@ -21,6 +21,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_outbox import API_ERRORS, CommandOutbox, ThreadOutbox, reason
@@ -100,8 +101,10 @@ class SlackAdapter:
             identity = await client.auth_test()
         except API_ERRORS as exc:
             await self.stop()
-            detail = reason(exc)
-            raise AdapterError(f"Slack rejected the bot token from {self._config.bot_token_env}: {detail}") from None
+            if isinstance(exc, SlackApiError):
+                env = self._config.bot_token_env
+                raise AdapterError(f"Slack rejected the bot token from {env}: {reason(exc)}") from None
+            raise AdapterError(f"cannot reach the Slack Web API at {client.base_url}: {reason(exc)}") from None
         self._bot_user_id = str(identity.get("user_id") or "")
         app = self._build_app(client)
         try:

@@ -96,3 +96,11 @@ async def test_stop_is_idempotent_and_ends_wait() -> None:
         await rig.adapter.stop()
         await asyncio.wait_for(waiter, 1)
         await rig.adapter.stop()
+
+
+async def test_unreachable_web_api_fails_start_with_the_address() -> None:
+    async with FakeSlackApi() as api:
+        address = api.base_url
+    adapter = adapter_for(api, Secrets(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET))
+    with pytest.raises(AdapterError, match=f"cannot reach the Slack Web API at {address}"):
+        await adapter.start()
