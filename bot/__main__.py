@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _dispatch(args: argparse.Namespace, config: Config) -> int:
-    from bot import app
+    if args.command == "run":
+        _require_credentials(config)
+    from bot import app  # imports torch: only after the cheap checks
 
     if args.command == "chat":
         await app.run_chat(config, channel=args.channel, user=args.user)
@@ -77,6 +79,24 @@ def _model_info(config: Config) -> None:
     print(f"tokenizer: {type(loaded.tokenizer).__name__}, {len(loaded.tokenizer)} tokens")
     if info.is_demo:
         print(messages.DEMO_WARNING)
+
+
+def _require_credentials(config: Config) -> None:
+    secrets = config.secrets
+    if not (secrets.discord_token or secrets.slack_bot_token):
+        raise ConfigError(
+            "credentials",
+            "none",
+            f"set {config.discord.token_env} (Discord) or {config.slack.bot_token_env} (Slack) in the environment, "
+            "or talk to the bot in this terminal with `python -m bot chat`",
+        )
+    if secrets.slack_bot_token and not (secrets.slack_app_token or secrets.slack_signing_secret):
+        raise ConfigError(
+            "credentials",
+            config.slack.bot_token_env,
+            f"Slack needs {config.slack.app_token_env} (Socket Mode) or {config.slack.signing_secret_env} "
+            "(HTTP mode) as well",
+        )
 
 
 def _config(args: argparse.Namespace) -> Config:

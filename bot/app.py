@@ -115,14 +115,7 @@ async def run_chat(config: Config, *, channel: str, user: str) -> None:
 
 
 async def run_platforms(config: Config) -> None:
-    """Every platform with credentials; returns when one of them stops."""
-    if not (config.secrets.discord_token or config.secrets.slack_bot_token):
-        raise ConfigError(
-            "credentials",
-            "none",
-            f"set {config.discord.token_env} (Discord) or {config.slack.bot_token_env} (Slack) in the environment, "
-            "or talk to the bot in this terminal with `python -m bot chat`",
-        )
+    """Every platform with credentials (`require_credentials` first); returns when one of them stops."""
     services = await Services.start(config)
     adapters: list[Adapter] = []
     try:
@@ -153,13 +146,6 @@ def _platform_adapters(config: Config, services: Services) -> list[Adapter]:
     if secrets.slack_bot_token:
         from adapters.slack import SlackAdapter
 
-        if not (secrets.slack_app_token or secrets.slack_signing_secret):
-            raise ConfigError(
-                "credentials",
-                config.slack.bot_token_env,
-                f"Slack needs {config.slack.app_token_env} (Socket Mode) or {config.slack.signing_secret_env} "
-                "(HTTP mode) as well",
-            )
         adapters.append(SlackAdapter(config.slack, secrets, services.handler, services.store))
     return adapters
 

@@ -33,7 +33,6 @@ from bot.inference.types import (
 __all__ = ["InferenceQueue"]
 
 log = logging.getLogger(__name__)
-_SUMMARY_EVERY_S = 10.0
 
 
 @dataclass(eq=False)
@@ -60,11 +59,14 @@ class _Counters:
 class InferenceQueue:
     """Implements `Generator` over an `Engine` driven by one worker thread."""
 
-    def __init__(self, engine: Engine, *, max_queue: int = 256, timeout_s: float = 120.0) -> None:
+    def __init__(
+        self, engine: Engine, *, max_queue: int = 256, timeout_s: float = 120.0, summary_every_s: float = 10.0
+    ) -> None:
         self.info: ModelInfo = engine.info
         self._engine = engine
         self._max_queue = max_queue
         self._timeout_s = timeout_s
+        self._summary_every_s = summary_every_s
         self._ids = itertools.count(1)
         self._cond = threading.Condition()
         self._pending: OrderedDict[str, deque[_Job]] = OrderedDict()  # channel -> jobs, round-robin order
@@ -243,7 +245,7 @@ class InferenceQueue:
         c.steps += 1
         c.rows += batch_size
         now = time.monotonic()
-        if now - c.since >= _SUMMARY_EVERY_S:
+        if now - c.since >= self._summary_every_s:
             log.info(
                 "inference: %d steps, mean batch %.1f, largest batch %d, %d tokens (%.0f tok/s), %d waiting",
                 c.steps, c.rows / c.steps, c.largest_batch, c.tokens, c.tokens / (now - c.since), self._waiting,

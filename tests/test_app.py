@@ -1,0 +1,113 @@
+"""End to end on one machine: real model loading, engine, queue, SQLite, handler and console."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adapters.console import ConsoleAdapter
+from bot.app import Services
+from bot.config import Config, InferenceSection, ModelSection, StorageSection
+from bot.events import Author, ChannelRef, Event, ReplyKind
+from tests.fakes.core import RecordingOutbox
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def config_for(model: str, db: Path, **inference: object) -> Config:
+    return Config(
+        model=ModelSection(name=model, device="cpu"),
+        storage=StorageSection(url=f"sqlite+aiosqlite:///{db}"),
+        inference=dataclasses.replace(InferenceSection(), **inference),  # type: ignore[arg-type]
+    )
+
+
+async def chat(services: Services, lines: str, channel: str = "console") -> str:
+    out = io.StringIO()
+    console = ConsoleAdapter(services.handler, bot_name="GPT-2", channel=channel, stdin=io.StringIO(lines), stdout=out)
+    await console.start()
+    await asyncio.wait_for(console.wait(), 60)
+    return out.getvalue()
+
+
+async def test_console_chat_and_history_survive_a_restart(tiny_model_dir: Path, tmp_path: Path) -> None:
+    config = config_for(str(tiny_model_dir), tmp_path / "bot.db")
+    services = await Services.start(config)
+    try:
+        out = await chat(services, "hello\n\nhow are you?\n")
+    finally:
+        await services.stop()
+    replies = [line for line in out.splitlines() if line.startswith("GPT-2: ")]
+    assert len(replies) == 2  # one reply per non-empty line
+
+    services = await Services.start(config)  # same database, new process state
+    try:
+        out = await chat(services, "/gpt2 status\n")
+    finally:
+        await services.stop()
+    assert "4 messages stored" in out and "4 in the next prompt" in out
+
+
+async def test_twenty_channels_at_once_are_batched(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    services = await Services.start(config_for("demo", tmp_path / "bot.db", max_batch=32), err=io.StringIO())
+    services.queue._summary_every_s = 0.0  # log every step's summary for this test
+    mod = Author("u", "Ann", is_moderator=True)
+    outboxes = [RecordingOutbox() for _ in range(20)]
+    try:
+        with caplog.at_level(logging.INFO, logger="bot.inference.queue"):
+            await asyncio.gather(
+                *(
+                    services.handler.on_message(Event(ChannelRef("test", "", f"c{i}"), mod, "hi", addressed=True), box)
+                    for i, box in enumerate(outboxes)
+                )
+            )
+    finally:
+        await services.stop()
+    assert all(len(box.replies) == 1 and box.replies[0].kind is ReplyKind.CHAT for box in outboxes)
+    assert services.queue.stats().largest_batch > 1
+    assert any("largest batch" in r.message and int(r.args[2]) > 1 for r in caplog.records)  # type: ignore[index]
+
+
+def run_cli(args: list[str], cwd: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), **env}
+    environ.pop("GPT2BOT_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=cwd, input=stdin, capture_output=True, text=True, env=environ,
+        timeout=120,
+    )  # fmt: skip
+
+
+def test_cli_chat_with_piped_hello_falls_back_to_demo_and_exits_0(tmp_path: Path) -> None:
+    result = run_cli(["chat"], tmp_path, stdin="hello\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("GPT-2: ") and result.stdout.count("\n") == 1
+    assert "DEMO MODEL" in result.stderr and "gpt2-medium" in result.stderr
+    assert (tmp_path / "gpt2bot.db").exists()
+
+
+def test_cli_errors_are_one_line_with_status_2(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[generation]\ntemperature = 9\n")
+    result = run_cli(["chat"], tmp_path, stdin="hello\n")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "gpt2bot: config error: generation.temperature = 9.0: must be from 0.0 to 2.0"
+    (tmp_path / "config.toml").unlink()
+    result = run_cli(["run"], tmp_path)
+    assert result.returncode == 2 and "DISCORD_TOKEN" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli(["model", "info", "--model", "gpt2-xl"], tmp_path)
+    assert result.returncode == 2 and "cannot load model 'gpt2-xl'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_db_upgrade_and_model_info(tmp_path: Path) -> None:
+    result = run_cli(["db", "upgrade"], tmp_path)
+    assert result.returncode == 0 and "is at migration" in result.stdout
+    result = run_cli(["model", "info", "--model", "demo"], tmp_path)
+    assert result.returncode == 0 and "is_demo: True" in result.stdout and "random" in result.stdout
