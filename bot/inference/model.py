@@ -96,18 +96,25 @@ def load_model(name: str, device: str = "auto", dtype: str = "auto") -> LoadedMo
     tokenizer = load_tokenizer(model_dir)
     if model.config.model_type != "gpt2":
         raise ModelLoadError(name, f"it is a {model.config.model_type!r} model, not GPT-2", _FIX)
-    model = model.to(device=torch_device, dtype=torch_dtype).eval()
+    model.to(device=torch_device, dtype=torch_dtype)  # type: ignore[call-arg]  # in place for nn.Module
+    model.eval()
     info = ModelInfo(
         name=name,
         device=str(torch_device),
         dtype=str(torch_dtype).removeprefix("torch."),
         n_positions=int(model.config.n_positions),
         n_params=sum(p.numel() for p in model.parameters()),
-        eos_token_id=int(model.config.eos_token_id if model.config.eos_token_id is not None else 50256),
+        eos_token_id=_eos_id(model.config.eos_token_id),
         is_demo=name == DEMO_MODEL,
     )
     log.info("model %s loaded: %s, %s, %.1fM parameters", name, info.device, info.dtype, info.n_params / 1e6)
     return LoadedModel(model=model, tokenizer=tokenizer, info=info)
+
+
+def _eos_id(configured: int | list[int] | None) -> int:
+    if isinstance(configured, list):
+        return configured[0]
+    return 50256 if configured is None else configured
 
 
 def _from_hub(name: str) -> GPT2LMHeadModel:

@@ -206,9 +206,9 @@ class InferenceQueue:
         except Exception:
             log.exception("inference step failed; failing the %d running requests", len(self._running))
             with self._cond:
-                for job in list(self._running.values()):
-                    self._engine.cancel(job.id)
-                    self._finish(job, error=GenerationError("the model failed during generation"))
+                for failed in list(self._running.values()):
+                    self._engine.cancel(failed.id)
+                    self._finish(failed, error=GenerationError("the model failed during generation"))
             return
         with self._cond:
             self._count_step(result.batch_size)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from transformers import GPT2TokenizerFast, PreTrainedTokenizerBase
+from transformers import GPT2TokenizerFast, PreTrainedTokenizerBase  # type: ignore[attr-defined]
 
 __all__ = ["EOS_TOKEN", "load_tokenizer", "packaged_tokenizer"]
 
