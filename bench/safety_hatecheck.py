@@ -51,8 +51,7 @@ def hatecheck_path() -> Path:
             return path
     tried = ", ".join(str(p) for p in candidates)
     raise FileNotFoundError(
-        f"HateCheck test_suite_cases.csv not found (tried {tried}); "
-        f"set {HATECHECK_ENV}=/path/to/test_suite_cases.csv"
+        f"HateCheck test_suite_cases.csv not found (tried {tried}); set {HATECHECK_ENV}=/path/to/test_suite_cases.csv"
     )
 
 
@@ -103,12 +102,7 @@ def split_cases(cases: list[Case]) -> list[Case]:
         strata[tuple(sorted(funcs))].append(family)
     part: dict[str, str] = {}
     for n, key in enumerate(sorted(strata)):
-        families = sorted(
-            strata[key], key=lambda f: hashlib.sha256(f"{_SALT}:{f}".encode()).hexdigest()
-        )
+        families = sorted(strata[key], key=lambda f: hashlib.sha256(f"{_SALT}:{f}".encode()).hexdigest())
         for i, family in enumerate(families):
             part[family] = "dev" if (i + n) % 2 == 0 else "heldout"
-    return [
-        Case(c.text, c.hateful, c.functionality, c.target, c.templ_id, c.family, part[c.family])
-        for c in cases
-    ]
+    return [Case(c.text, c.hateful, c.functionality, c.target, c.templ_id, c.family, part[c.family]) for c in cases]

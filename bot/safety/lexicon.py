@@ -135,8 +135,7 @@ SEXUAL_EXPLICIT = _w(
     "rimjob deepthroat bukkake squirt tits titties boobs jerking jerk jizz"
 )
 SEXUAL_AMBIG = _w(
-    "sex sexy naked nude dick dicks cock cocks pussy balls ass penis vagina breasts nipples "
-    "suck bang ride hard wet strip stripping moan"
+    "sex sexy naked nude dick dicks cock cocks pussy balls ass penis vagina breasts nipples suck strip stripping moan"
 )
 THREAT_IRREGULAR = _w("shot hung beaten burnt slain struck")
 MINOR = _w(

@@ -18,7 +18,7 @@ from bot.safety.normalise import fold, normalise
 __all__ = ["WordLists", "censor_word", "scan_words"]
 
 _CHUNK = re.compile(r"[^\s,.;:?\"'()\[\]{}<>/\\]+")
-_SPACED = re.compile(r"(?<!\S)(?:\S[ .\-_*]{1,2}){2,}\S(?!\S)")
+_SPACED = re.compile(r"(?<!\S)(?:\S[ .\-_*]{1,2}){2,}\w(?![^\s,.;:!?])")
 _SLURS = lx.SLUR_STRONG | lx.SLUR_MILD | lx.SLUR_GENDERED
 
 

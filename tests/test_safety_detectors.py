@@ -1,0 +1,95 @@
+"""Each detector layer on its own: targeted hate, harms, word rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.safety.categories import Category
+from bot.safety.harms import detect_harms
+from bot.safety.hate import detect_hate
+from bot.safety.normalise import normalise
+from bot.safety.rules import WordLists, scan_words
+
+
+def hate(text: str) -> float:
+    return max((h.score for h in detect_hate(normalise(text))), default=0.0)
+
+
+def harms(text: str) -> dict[Category, float]:
+    out: dict[Category, float] = {}
+    for h in detect_harms(normalise(text)):
+        out[h.category] = max(out.get(h.category, 0.0), h.score)
+    return out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Immigrants are vermin.",
+        "I despise Arabs.",
+        "Gay people are disgusting freaks.",
+        "We should exterminate all refugees.",
+        "Jews are parasites.",
+        "You are nothing but a wetback.",
+        "Immigrants think they are special. I hate them.",  # pronoun in the next sentence
+        "Trans people are never going to be equal to us.",  # negated positive
+        "1mm1gr4nts are v3rm1n",
+    ],
+)
+def test_targeted_hate_scores_high(text: str) -> None:
+    assert hate(text) >= 0.5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I hate Mondays.",  # no group
+        "You are scum.",  # a person, not a group: harassment's job
+        "Bankers are scum.",  # not a protected group
+        "Women are brilliant scientists.",
+        "I don't hate immigrants at all.",  # negation
+        "Muslims are not terrorists.",
+        'People who say "Muslims are terrorists" are bigots.',  # counter-speech, quoted
+        "Saying that gay people are freaks is homophobic.",  # counter-speech, reported
+        "Three Muslims were killed in the attack.",  # a report, not a threat
+        "We smoked a fag outside the pub.",  # homonym
+        "I'm a fag and proud of it.",  # reclaimed
+        "The queer film festival is this weekend.",
+        "My sister is a woman who hates spiders.",
+    ],
+)
+def test_hard_negatives_score_low(text: str) -> None:
+    assert hate(text) < 0.5
+
+
+def test_threats_need_intent_and_a_target() -> None:
+    assert harms("I will kill you")[Category.THREAT] >= 0.8
+    assert Category.THREAT not in harms("you killed it at the talk")
+    assert Category.THREAT not in harms("I'll beat you at chess")
+    assert Category.THREAT not in harms("I would never hurt you")
+
+
+def test_harassment_self_harm_sexual_and_minors() -> None:
+    assert harms("you are a worthless idiot")[Category.HARASSMENT] >= 0.5
+    assert Category.HARASSMENT not in harms("you are not stupid")
+    assert harms("kys")[Category.HARASSMENT] >= 0.9
+    assert harms("I want to kill myself")[Category.SELF_HARM] >= 0.8
+    assert Category.SELF_HARM not in harms("kill yourself")  # incitement is harassment, not the sender's self-harm
+    assert harms("send nudes")[Category.SEXUAL] >= 0.8
+    assert harms("that 12 year old is so sexy")[Category.SEXUAL_MINORS] == 1.0
+    assert Category.SEXUAL_MINORS not in harms("the sex of the baby is a surprise")
+
+
+def test_word_rules_censor_in_place_and_skip_scunthorpe() -> None:
+    text = "what the f u c k, sh1t"
+    hits = scan_words(text)
+    assert [text[h.span[0] : h.span[1]] for h in hits if h.span] == ["f u c k", "sh1t"]
+    assert all(h.category is Category.PROFANITY and h.score >= 0.8 for h in hits)
+    assert scan_words("Scunthorpe assassin cocktail therapist grape") == []
+
+
+def test_guild_word_lists_block_and_allow() -> None:
+    lists = WordLists(blocked=frozenset({"blorp"}), allowed=frozenset({"damn"}))
+    assert [h.rule for h in scan_words("blorp that", lists)] == ["words.custom"]
+    assert scan_words("damn it", lists) == []
+    assert scan_words("damn it")[0].score < 0.5  # mild bucket without the allowlist
