@@ -1,0 +1,367 @@
+"""`BatchEngine`: iteration-level batched GPT-2 decoding over a slot KV cache.
+
+One worker thread drives it: `add()` and `cancel()` between steps, `step()` in a loop. Each step
+
+1. finishes cancelled requests (slot freed at once);
+2. runs at most one beam-search request on its own (`beam.py`);
+3. admits waiting requests into free slots (up to `max_batch` rows, `max_prefill_tokens` of
+   prompt per step, at least one) and prefills their prompts;
+4. decodes one token for every running row in one batched forward (a captured CUDA graph on
+   CUDA), picks tokens with per-row sampling settings, and copies the new tokens to the host
+   once (the step's only synchronisation);
+5. streams text, checks EOS / stop pattern / max_new_tokens / window, and frees finished slots.
+
+Errors: `add()` raises ValueError for a request that cannot run (does not fit the window, bad
+settings, bad stop pattern, duplicate id). If a step fails, `step()` raises `EngineStepError`
+naming the requests that were dropped (`failed`) and carrying the updates produced before the
+failure (`updates`); the engine stays usable. The queue should deliver `updates`, fail the
+`failed` requests (GenerationError), and keep stepping.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import torch
+from transformers import GPT2LMHeadModel
+
+from bot.inference.batchstate import BatchState, to_device
+from bot.inference.beam import beam_search
+from bot.inference.detokenizer import TokenBytes, TokenizerLike
+from bot.inference.gpt2 import Gpt2Forward, Gpt2Weights
+from bot.inference.graphs import DecodeGraphs, batch_buckets, length_buckets
+from bot.inference.kvcache import SlotKvCache
+from bot.inference.rows import Row
+from bot.inference.sampling import (
+    SamplingPlan,
+    apply_repetition_penalty,
+    ban_repeated_ngrams,
+    candidates,
+    draw,
+    uniforms,
+)
+from bot.inference.stops import compile_stop
+from bot.inference.types import (
+    EngineRequest,
+    EngineUpdate,
+    FinishReason,
+    Generation,
+    ModelInfo,
+    StepResult,
+)
+
+__all__ = ["BatchEngine", "EngineStepError"]
+
+
+class EngineStepError(RuntimeError):
+    """A step failed; `failed` requests were dropped, `updates` still need delivering."""
+
+    def __init__(self, failed: tuple[int, ...], updates: tuple[EngineUpdate, ...]) -> None:
+        self.failed = failed
+        self.updates = updates
+        super().__init__(f"engine step failed for requests {list(failed)}")
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    request: EngineRequest
+    added_at: float
+
+
+class BatchEngine:
+    """The `Engine` protocol over a loaded `GPT2LMHeadModel` (see the module docstring)."""
+
+    def __init__(
+        self,
+        model: GPT2LMHeadModel,
+        tokenizer: TokenizerLike,
+        info: ModelInfo,
+        max_batch: int = 64,
+        *,
+        max_prefill_tokens: int = 4096,
+        cuda_graphs: bool | None = None,
+        clip_to_window: bool = False,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {max_batch}")
+        self.model = model
+        self.info = info
+        self.max_batch = max_batch
+        self.max_prefill_tokens = max_prefill_tokens
+        self.clip_to_window = clip_to_window
+        param = next(model.parameters())
+        self.device = param.device
+        config = model.config
+        self.n_positions = int(config.n_positions)
+        self.vocab_size = int(config.vocab_size)
+        self.eos = info.eos_token_id
+        on_cuda = self.device.type == "cuda"
+        use_graphs = on_cuda if cuda_graphs is None else cuda_graphs and on_cuda
+        buckets = batch_buckets(max_batch)
+        slots = buckets[-1] if use_graphs else max_batch  # padded graph rows need slots
+        weights = Gpt2Weights.from_hf(model)
+        self._table = TokenBytes(tokenizer, self.vocab_size)
+        self._rng = random.Random()
+        self._waiting: deque[_Waiting] = deque()
+        self._beams: deque[_Waiting] = deque()
+        self._rows: list[Row] = []
+        self._ids: set[int] = set()
+        self._cancelled: set[int] = set()
+        self._plan: SamplingPlan | None = None
+        with torch.inference_mode():
+            self._cache = SlotKvCache(
+                n_layer=len(weights.blocks),
+                n_head=weights.n_head,
+                head_dim=weights.head_dim,
+                max_slots=slots,
+                max_length=self.n_positions,
+                dtype=param.dtype,
+                device=self.device,
+                preallocate=on_cuda,
+            )
+            self._forward = Gpt2Forward(weights, self._cache)
+            score_dtype = torch.float64 if param.dtype == torch.float64 else torch.float32
+            self._state = BatchState(
+                slots, self.n_positions, self.vocab_size, self.device, score_dtype
+            )
+            self._graphs: DecodeGraphs | None = None
+            if use_graphs:
+                self._graphs = DecodeGraphs(
+                    self._forward,
+                    self._state.tokens,
+                    self._state.positions,
+                    buckets,
+                    length_buckets(self.n_positions),
+                )
+                self._graphs.capture()
+
+    # --- the Engine protocol -----------------------------------------------------------
+
+    def add(self, request: EngineRequest) -> None:
+        self._validate(request)
+        queue = self._beams if request.params.num_beams > 1 else self._waiting
+        queue.append(_Waiting(request, time.perf_counter()))
+        self._ids.add(request.request_id)
+
+    def cancel(self, request_id: int) -> None:
+        if request_id in self._ids:
+            self._cancelled.add(request_id)
+
+    def active(self) -> int:
+        return len(self._ids)
+
+    @property
+    def running(self) -> int:
+        return len(self._rows)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting) + len(self._beams)
+
+    @torch.inference_mode()
+    def step(self) -> StepResult:
+        updates: list[EngineUpdate] = []
+        failed: list[int] = []
+        errors: list[Exception] = []
+        self._finish_cancelled(updates)
+        beams = self._run_beam(updates, failed, errors)
+        self._admit(failed, errors)
+        batch = len(self._rows)
+        if batch:
+            try:
+                chosen = self._decode(batch)
+                self._collect(chosen, batch, updates)
+            except Exception as exc:
+                failed.extend(row.request_id for row in self._rows)
+                self._reset()
+                errors.append(exc)
+        if failed:
+            raise EngineStepError(tuple(failed), tuple(updates)) from errors[0]
+        return StepResult(batch_size=batch + beams, updates=tuple(updates))
+
+    # --- admission ---------------------------------------------------------------------
+
+    def _validate(self, request: EngineRequest) -> None:
+        p, prompt = request.params, request.prompt_ids
+        problems = []
+        if request.request_id in self._ids:
+            problems.append(f"request id {request.request_id} is already active")
+        if not prompt:
+            problems.append("the prompt is empty")
+        elif min(prompt) < 0 or max(prompt) >= self.vocab_size:
+            problems.append(f"prompt token ids must be in [0, {self.vocab_size})")
+        if p.max_new_tokens < 1:
+            problems.append("max_new_tokens must be at least 1")
+        if p.num_beams < 1 or p.top_k < 0 or p.no_repeat_ngram_size < 0:
+            problems.append("num_beams >= 1, top_k >= 0 and no_repeat_ngram_size >= 0 required")
+        if not 0.0 < p.top_p <= 1.0 or p.temperature < 0 or p.repetition_penalty <= 0:
+            problems.append("need 0 < top_p <= 1, temperature >= 0, repetition_penalty > 0")
+        fits = len(prompt) + p.max_new_tokens <= self.n_positions
+        clip = self.clip_to_window and p.num_beams == 1 and len(prompt) < self.n_positions
+        if not fits and not clip:
+            problems.append(
+                f"prompt ({len(prompt)} tokens) + max_new_tokens ({p.max_new_tokens}) "
+                f"exceeds the {self.n_positions}-position window"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        if request.stop_pattern:
+            compile_stop(request.stop_pattern)
+
+    def _admit(self, failed: list[int], errors: list[Exception]) -> None:
+        budget = self.max_prefill_tokens
+        while self._waiting and len(self._rows) < self.max_batch:
+            request = self._waiting[0].request
+            cost = len(request.prompt_ids)
+            if cost > budget and budget < self.max_prefill_tokens:
+                break  # the rest waits for the next step; one prompt always goes in
+            item = self._waiting.popleft()
+            budget -= cost
+            slot = len(self._rows)
+            prompt = request.prompt_ids
+            seed = request.params.seed
+            if seed is None:
+                seed = self._rng.getrandbits(63)
+            try:
+                length = min(len(prompt) + request.params.max_new_tokens, self.n_positions)
+                self._cache.reserve(slot + 1, length)
+                if len(prompt) > 1:
+                    self._forward.prefill(slot, to_device(prompt[:-1], self.device))
+                self._state.admit(slot, prompt, request.params, seed)
+            except Exception as exc:
+                failed.append(request.request_id)
+                errors.append(exc)
+                self._ids.discard(request.request_id)
+                continue
+            now = time.perf_counter()
+            self._rows.append(Row.start(request, self._table, seed, item.added_at, now))
+            self._plan = None
+
+    def _run_beam(self, updates: list[EngineUpdate], failed: list[int], errors: list[Exception]) -> int:
+        if not self._beams:
+            return 0
+        item = self._beams.popleft()
+        request = item.request
+        self._ids.discard(request.request_id)
+        started = time.perf_counter()
+        try:
+            tokens = beam_search(self.model, request.prompt_ids, request.params, self.eos)
+        except Exception as exc:
+            failed.append(request.request_id)
+            errors.append(exc)
+            return 1
+        row = Row.start(request, self._table, 0, item.added_at, started)
+        delta, reason = "", None
+        for token in tokens:
+            piece, reason = row.accept(token, self.eos, self.n_positions)
+            delta += piece
+            if reason is not None:
+                break
+        updates.append(row.finish(reason or FinishReason.LENGTH, time.perf_counter(), delta))
+        return 1
+
+    # --- one decode step ---------------------------------------------------------------
+
+    def _decode(self, batch: int) -> list[int]:
+        span = max(row.position for row in self._rows) + 1
+        state = self._state
+        if self._graphs is not None and self._graphs.covers(batch, span):
+            logits = self._graphs.run(batch, span)
+        else:
+            logits = self._forward.decode(state.tokens[:batch], state.positions[:batch], span)
+        chosen = self._choose(logits, batch, span)
+        state.advance(chosen)
+        tokens: list[int] = chosen.tolist()  # the one host synchronisation of the step
+        return tokens
+
+    def _choose(self, logits: torch.Tensor, batch: int, span: int) -> torch.Tensor:
+        if self._plan is None:
+            self._plan = self._state.plan([row.request.params for row in self._rows])
+        plan, s = self._plan, self._state
+        scores = logits if logits.dtype == torch.float64 else logits.float()
+        history, lengths = s.history[:batch, :span], s.positions[:batch] + 1
+        if plan.penalty:
+            scores = apply_repetition_penalty(scores, history, lengths, s.penalty[:batch])
+        if plan.max_ngram:
+            scores = ban_repeated_ngrams(scores, history, lengths, s.ngram[:batch], plan.max_ngram)
+        greedy = scores.argmax(dim=1)
+        if not plan.sample:
+            return greedy
+        values, ids = candidates(
+            scores, s.temperature[:batch], s.top_k[:batch], s.top_p[:batch], plan.limit
+        )
+        sampled = draw(values, ids, uniforms(s.seeds[:batch], s.steps[:batch]))
+        return torch.where(s.do_sample[:batch], sampled, greedy)
+
+    def _collect(self, chosen: list[int], batch: int, updates: list[EngineUpdate]) -> None:
+        done: list[int] = []
+        now = time.perf_counter()
+        for index, (row, token) in enumerate(zip(self._rows, chosen, strict=True)):
+            row.largest_batch = max(row.largest_batch, batch)
+            delta, reason = row.accept(token, self.eos, self.n_positions)
+            if reason is not None:
+                updates.append(row.finish(reason, now, delta))
+                done.append(index)
+            elif delta:
+                updates.append(EngineUpdate(row.request_id, delta=delta))
+        self._release(done)
+
+    # --- leaving -----------------------------------------------------------------------
+
+    def _finish_cancelled(self, updates: list[EngineUpdate]) -> None:
+        if not self._cancelled:
+            return
+        now = time.perf_counter()
+        for queue in (self._waiting, self._beams):
+            for item in [w for w in queue if w.request.request_id in self._cancelled]:
+                queue.remove(item)
+                updates.append(_cancelled_before_start(item, now))
+                self._ids.discard(item.request.request_id)
+        done = [i for i, row in enumerate(self._rows) if row.request_id in self._cancelled]
+        for index in done:
+            updates.append(self._rows[index].finish(FinishReason.CANCELLED, now))
+        self._release(done)
+        self._cancelled.clear()
+
+    def _release(self, indices: list[int]) -> None:
+        """Free finished rows' slots, moving the last rows into the holes (rows stay dense)."""
+        if not indices:
+            return
+        gone = set(indices)
+        for index in gone:
+            self._ids.discard(self._rows[index].request_id)
+        count = len(self._rows)
+        keep = count - len(gone)
+        holes = [i for i in range(keep) if i in gone]
+        movers = [i for i in range(keep, count) if i not in gone]
+        if holes:
+            length = max(self._rows[i].position for i in movers)
+            self._cache.move(to_device(movers, self.device), to_device(holes, self.device), length)
+            self._state.move(movers, holes)
+            for hole, mover in zip(holes, movers, strict=True):
+                self._rows[hole] = self._rows[mover]
+        del self._rows[keep:]
+        self._state.clear(keep, count)
+        self._plan = None
+
+    def _reset(self) -> None:
+        for row in self._rows:
+            self._ids.discard(row.request_id)
+        self._state.clear(0, len(self._rows))
+        self._rows.clear()
+        self._plan = None
+
+
+def _cancelled_before_start(item: _Waiting, now: float) -> EngineUpdate:
+    generation = Generation(
+        text="",
+        token_ids=(),
+        finish_reason=FinishReason.CANCELLED,
+        prompt_tokens=len(item.request.prompt_ids),
+        batch_size=1,
+        queued_s=now - item.added_at,
+    )
+    return EngineUpdate(item.request.request_id, finished=True, generation=generation)

@@ -1,0 +1,93 @@
+"""CUDA graphs of one decode step, captured per (batch bucket, attention-span bucket).
+
+A decode step of a small model is hundreds of tiny kernels; replaying a captured graph turns
+their launches into one. The engine pads a batch of `B` rows to the next captured bucket (the
+padded rows compute on free slots and are ignored) and the attention span to the next length
+bucket. Inputs are the engine's persistent `tokens` / `positions` tensors and the slot KV cache,
+so nothing is copied in; the output is a graph-owned logits tensor, valid until the next replay.
+
+Only used on CUDA; the CPU path runs `Gpt2Forward.decode` eagerly.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+
+import torch
+
+from bot.inference.gpt2 import Gpt2Forward
+
+__all__ = ["BATCH_BUCKETS", "DecodeGraphs", "batch_buckets", "length_buckets"]
+
+BATCH_BUCKETS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+
+
+def batch_buckets(max_batch: int) -> tuple[int, ...]:
+    """Batch sizes to capture: the standard buckets below `max_batch`, then the first one at
+    or above it (or `max_batch` itself beyond 64)."""
+    below = tuple(b for b in BATCH_BUCKETS if b < max_batch)
+    top = next((b for b in BATCH_BUCKETS if b >= max_batch), max_batch)
+    return (*below, top)
+
+
+def length_buckets(n_positions: int) -> tuple[int, ...]:
+    """Attention spans to capture: 128, 256, 512 ... below the window, and the window."""
+    spans = [n for n in (128, 256, 512) if n < n_positions]
+    return (*spans, n_positions)
+
+
+class DecodeGraphs:
+    """Captured decode steps over fixed input/output buffers."""
+
+    def __init__(
+        self,
+        forward: Gpt2Forward,
+        tokens: torch.Tensor,
+        positions: torch.Tensor,
+        batch_buckets: Sequence[int],
+        spans: Sequence[int],
+    ) -> None:
+        self._forward = forward
+        self._tokens = tokens
+        self._positions = positions
+        self.batch_buckets = tuple(sorted(batch_buckets))
+        self.spans = tuple(sorted(spans))
+        self._graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
+
+    def bucket(self, batch: int, span: int) -> tuple[int, int]:
+        """The smallest captured (batch, span) that covers a step."""
+        b = self.batch_buckets[bisect.bisect_left(self.batch_buckets, batch)]
+        t = self.spans[bisect.bisect_left(self.spans, span)]
+        return b, t
+
+    def covers(self, batch: int, span: int) -> bool:
+        return batch <= self.batch_buckets[-1] and span <= self.spans[-1]
+
+    def capture(self) -> None:
+        """Capture every bucket (largest first, so smaller graphs reuse its memory pool)."""
+        torch.cuda.synchronize()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm-up: lazy cuBLAS/allocator init outside capture
+            for _ in range(2):
+                self._run_eager(self.batch_buckets[-1], self.spans[-1])
+        torch.cuda.current_stream().wait_stream(side)
+        torch.cuda.synchronize()
+        pool = torch.cuda.graph_pool_handle()
+        for b in reversed(self.batch_buckets):
+            for t in reversed(self.spans):
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph, pool=pool):
+                    out = self._run_eager(b, t)
+                self._graphs[(b, t)] = (graph, out)
+        torch.cuda.synchronize()
+
+    def _run_eager(self, batch: int, span: int) -> torch.Tensor:
+        return self._forward.decode(self._tokens[:batch], self._positions[:batch], span)
+
+    def run(self, batch: int, span: int) -> torch.Tensor:
+        """Logits `[batch, V]` of the step whose inputs sit in `tokens[:batch]` etc."""
+        graph, out = self._graphs[self.bucket(batch, span)]
+        graph.replay()
+        return out[:batch]

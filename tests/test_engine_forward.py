@@ -1,0 +1,76 @@
+"""The lean GPT-2 forward against HF's: prefill + batched decode at per-row positions, slot
+moves, and the CUDA-graph bucket arithmetic (the graphs themselves need a GPU)."""
+
+from __future__ import annotations
+
+import torch
+
+from bot.inference.gpt2 import Gpt2Forward, Gpt2Weights
+from bot.inference.graphs import batch_buckets, length_buckets
+from bot.inference.kvcache import SlotKvCache
+from tests.engine_kit import (
+    one_thread,  # noqa: F401  (autouse fixture)
+    tiny_model,
+)
+
+
+def _setup(transpose: bool | None = None) -> tuple[torch.nn.Module, Gpt2Forward]:
+    model = tiny_model(seed=5, dtype=torch.float32, n_positions=64)
+    weights = Gpt2Weights.from_hf(model, transpose_lm_head=transpose)
+    cache = SlotKvCache(2, 4, 16, 4, 64, torch.float32, torch.device("cpu"))
+    cache.reserve(4, 64)
+    return model, Gpt2Forward(weights, cache)
+
+
+def _reference(model: torch.nn.Module, ids: list[int]) -> torch.Tensor:
+    with torch.inference_mode():
+        return model(torch.tensor([ids])).logits[0, -1]
+
+
+def test_decode_logits_match_transformers_per_row_positions() -> None:
+    for transpose in (True, False):
+        model, forward = _setup(transpose)
+        torch.manual_seed(0)
+        seqs = [torch.randint(0, 50257, (n,)).tolist() for n in (9, 5, 30, 17)]
+        starts = [len(s) - 5 for s in seqs]  # the 5-token row starts from an empty cache
+        with torch.inference_mode():
+            for slot, (seq, start) in enumerate(zip(seqs, starts, strict=True)):
+                forward.prefill(slot, torch.tensor(seq[:start], dtype=torch.long))
+            for step in range(5):
+                tokens = torch.tensor([s[st + step] for s, st in zip(seqs, starts, strict=True)])
+                positions = torch.tensor([st + step for st in starts])
+                logits = forward.decode(tokens, positions, int(positions.max()) + 1)
+                for row, (seq, start) in enumerate(zip(seqs, starts, strict=True)):
+                    ref = _reference(model, seq[: start + step + 1])
+                    torch.testing.assert_close(logits[row], ref, atol=1e-5, rtol=0)
+
+
+def test_moved_slot_decodes_like_the_original() -> None:
+    model, forward = _setup()
+    seq = torch.randint(0, 50257, (12,)).tolist()
+    with torch.inference_mode():
+        forward.prefill(3, torch.tensor(seq[:11]))
+        forward.cache.move(torch.tensor([3]), torch.tensor([0]), 11)
+        logits = forward.decode(torch.tensor([seq[11]]), torch.tensor([11]), 12)
+    torch.testing.assert_close(logits[0], _reference(model, seq), atol=1e-5, rtol=0)
+
+
+def test_cache_grows_and_keeps_contents() -> None:
+    cache = SlotKvCache(1, 2, 4, 8, 100, torch.float32, torch.device("cpu"))
+    assert cache.reserve(1, 10)
+    cache.data.fill_(1.0)
+    assert cache.reserve(3, 40)
+    assert (cache.slots, cache.length) == (4, 64)
+    assert float(cache.data[:, :, :1, :, :16].min()) == 1.0
+    assert float(cache.data[:, :, 1:].abs().max()) == 0.0
+    assert not cache.reserve(2, 20)
+    assert cache.reserve(8, 100) and cache.length == 100
+
+
+def test_bucket_lists() -> None:
+    assert batch_buckets(64) == (1, 2, 4, 8, 16, 32, 64)
+    assert batch_buckets(48) == (1, 2, 4, 8, 16, 32, 64)
+    assert batch_buckets(1) == (1,)
+    assert batch_buckets(100) == (1, 2, 4, 8, 16, 32, 64, 100)
+    assert length_buckets(1024) == (128, 256, 512, 1024)
+    assert length_buckets(64) == (64,)
