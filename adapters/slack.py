@@ -21,6 +21,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -40,6 +41,22 @@ COMMAND = "/gpt2"
 MAX_PENDING = 256  # handlings in flight; beyond this new requests are acked and dropped
 _CONNECT_TIMEOUT_S = 30.0
 _STOP_GRACE_S = 5.0  # how long stop() lets cancelled handlings tidy up
+
+
+class _BoltNoise(logging.Filter):
+    """Drops Bolt's start-up warning that SLACK_BOT_TOKEN in the environment goes unused.
+
+    Bolt reads that variable whenever it is set, but the token reaches Slack through the
+    client built here (from the variable the config names), so the warning only misleads.
+    """
+
+    _TEXT = warning_client_prioritized_and_token_skipped()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != self._TEXT
+
+
+_BOLT_NOISE = _BoltNoise()
 
 
 class SeenEvents(Protocol):
@@ -139,11 +156,14 @@ class SlackAdapter:
     # --- wiring -------------------------------------------------------------------
 
     def _build_app(self, client: AsyncWebClient) -> AsyncApp:
+        bolt_log = logging.getLogger("adapters.slack.bolt")
+        if _BOLT_NOISE not in bolt_log.filters:
+            bolt_log.addFilter(_BOLT_NOISE)
         app = AsyncApp(
             client=client,
-            signing_secret=self._secrets.slack_signing_secret or None,
+            signing_secret=self._secrets.slack_signing_secret,  # a str, so Bolt reads no env var
             request_verification_enabled=self.mode == "http",
-            logger=logging.getLogger("adapters.slack.bolt"),
+            logger=bolt_log,
         )
         app.event("app_mention")(self._on_app_mention)
         app.event("message")(self._on_message)

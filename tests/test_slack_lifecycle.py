@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import socket
 from typing import Any
 
@@ -104,3 +105,14 @@ async def test_unreachable_web_api_fails_start_with_the_address() -> None:
     adapter = adapter_for(api, Secrets(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET))
     with pytest.raises(AdapterError, match=f"cannot reach the Slack Web API at {address}"):
         await adapter.start()
+
+
+async def test_start_up_reads_only_the_configured_secrets(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-the-default-variable")  # Bolt looks here on its own
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "default-variable-secret")
+    async with slack_rig(ScriptedCore()) as rig:
+        assert (await rig.sender.json({"type": "url_verification", "challenge": "c"})).status == 200
+        assert {c.token for c in rig.api.calls} == {BOT_TOKEN}
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
