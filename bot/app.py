@@ -26,7 +26,11 @@ from bot.inference.engine import BatchEngine
 from bot.inference.model import DEMO_MODEL, LoadedModel, load_model
 from bot.inference.queue import InferenceQueue
 from bot.ratelimit import RateLimiter
+from bot.safety.guard import build_guard
 from bot.store import Store
+from storage.database import SchemaOutdated, check_schema, create_engine, is_sqlite, upgrade
+from storage.repository import SqlStore
+from storage.safety_repo import SqlSafetyStore
 
 __all__ = ["Services", "build_store", "run_chat", "run_platforms"]
 
@@ -65,7 +69,7 @@ class Services:
             raise
         transcript = Transcript(loaded.tokenizer, config.bot.name, loaded.info.n_positions)
         history = History(store, transcript)
-        guard = await _build_guard(config, store)
+        guard = await _build_guard(config, SqlSafetyStore(store.engine, retention_days=config.safety.retention_days))
         runner = CommandRunner(config, store, queue, history, safety=guard)
         limiter = RateLimiter(config.ratelimit.user_per_minute, config.ratelimit.channel_per_minute)
         handler = ChatHandler(config, store, queue, history, runner, limiter, guard)
@@ -76,11 +80,8 @@ class Services:
         await self.store.close()
 
 
-async def build_store(config: Config) -> Store:
+async def build_store(config: Config) -> SqlStore:
     """SQLite is migrated at start; PostgreSQL must already be at the newest migration."""
-    from storage.database import SchemaOutdated, check_schema, create_engine, is_sqlite, upgrade
-    from storage.repository import SqlStore
-
     engine = create_engine(config.storage.url)
     try:
         if is_sqlite(engine):
@@ -161,14 +162,9 @@ async def _load(config: Config, demo_fallback: bool, err: TextIO) -> LoadedModel
         return await asyncio.to_thread(load_model, DEMO_MODEL, model.device, model.dtype)
 
 
-async def _build_guard(config: Config, store: Store) -> Guard | None:
+async def _build_guard(config: Config, safety_store: SqlSafetyStore) -> Guard | None:
     if not config.safety.enabled:
         log.warning("SAFETY FILTERS ARE OFF (safety.enabled = false): input and output are not checked")
         return None
-    try:
-        from bot.safety.guard import build_guard
-    except ImportError:
-        log.warning("safety filters are not installed; input and output are not checked")
-        return None
-    return await build_guard(config, store)
+    return await build_guard(config, safety_store)
 

@@ -104,6 +104,11 @@ class SafetySection:
     enabled: bool = _opt(True, "check input and output (turning this off is logged loudly)")
     preset: str = _opt("standard", "global default preset", choices=("strict", "standard", "relaxed"))
     log_content: bool = _opt(False, "store PII-redacted excerpts in the moderation log")
+    retention_days: int = _opt(30, "moderation log rows older than this are deleted (0 = keep)", lo=0, hi=36_500)
+    classifiers: tuple[str, ...] = _opt(
+        (), "optional packaged classifiers to add to the rules", choices_each=("profanity_check",)
+    )
+    checkpoint: str = _opt("", "optional local Hugging Face classifier directory (never downloaded)")
 
 
 @dataclass(frozen=True)
@@ -239,7 +244,11 @@ def _check_value(key: str, value: Any, hint: Any, rules: Mapping[str, Any]) -> A
     if origin is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
             raise ConfigError(key, value, "must be a list of strings")
-        return tuple(str(v) for v in value)
+        items = tuple(str(v) for v in value)
+        allowed: tuple[str, ...] = rules.get("choices_each", ())
+        if allowed and any(v not in allowed for v in items):
+            raise ConfigError(key, value, f"allowed items: {', '.join(allowed)}")
+        return items
     if isinstance(hint, types.UnionType):
         raise ConfigError(key, value, "unsupported type")  # no optional fields exist
     if hint is bool:

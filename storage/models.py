@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -18,7 +19,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AuditRow", "Base", "ChannelRow", "MessageRow", "SeenEventRow", "SettingRow"]
+__all__ = [
+    "AuditRow",
+    "Base",
+    "ChannelRow",
+    "MessageRow",
+    "ModerationEventRow",
+    "SafetyPolicyRow",
+    "SeenEventRow",
+    "SettingRow",
+]
 
 # Named constraints keep migrations identical on SQLite and PostgreSQL.
 NAMING = {
@@ -110,3 +120,49 @@ class SeenEventRow(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SafetyPolicyRow(Base):
+    """A moderator's safety policy for one scope (global, workspace or channel)."""
+
+    __tablename__ = "safety_policies"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    preset: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    overrides: Mapped[list[list[str]]] = mapped_column(JSON)
+    blocked_words: Mapped[list[str]] = mapped_column(JSON)
+    allowed_words: Mapped[list[str]] = mapped_column(JSON)
+    allowed_domains: Mapped[list[str]] = mapped_column(JSON)
+    log_content: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ModerationEventRow(Base):
+    """One flag, block, redaction or regeneration by the safety filters."""
+
+    __tablename__ = "moderation_events"
+    __table_args__ = (
+        Index("ix_moderation_events_ref", "ref"),
+        Index("ix_moderation_events_where", "platform", "workspace", "channel", "id"),
+        Index("ix_moderation_events_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ref: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    platform: Mapped[str] = mapped_column(String(16))
+    workspace: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(64))
+    thread: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(8))
+    action: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(16))
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    scores: Mapped[dict[str, float]] = mapped_column(JSON)
+    rule_ids: Mapped[list[str]] = mapped_column(JSON)
+    policy_version: Mapped[str] = mapped_column(String(64))
+    excerpt: Mapped[str] = mapped_column(Text)

@@ -1,15 +1,15 @@
 """`bot.guard.Guard` for the chat pipeline, backed by `bot.safety.Safety`.
 
-`build_guard(config, store)` is what `bot.app` calls. Policies and the moderation log
-live in the core store when it implements `SafetyStore`, otherwise in memory.
+`build_guard(config, store)` is what `bot.app` calls, with the SQL safety store;
+tests may leave the store out and get the in-memory twin.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from bot import guard as core
+from bot.config import Config
 from bot.events import Command, Event, Reply, ReplyKind
 from bot.safety.categories import Action
 from bot.safety.checker import Checker, Verdict
@@ -45,30 +45,24 @@ class SafetyGuard:
         return to_check(verdict, self.safety.is_self_harm(verdict))
 
     async def check_output(self, text: str, event: Event, attempt: int) -> core.Check:
-        return to_check(await self.safety.check_output(text, event.where, attempt))
+        return to_check(await self.safety.check_output(text, event.where, attempt, event.author.id))
 
     async def run_command(self, args: str, command: Command) -> Reply:
         text, ephemeral = await run_command(self.safety, args, command.where, command.author)
         return Reply(text, ReplyKind.COMMAND, ephemeral=ephemeral, reply_to=command.message_id)
 
 
-async def build_guard(config: Any, store: Any) -> SafetyGuard:
+async def build_guard(config: Config, store: SafetyStore | None = None) -> SafetyGuard:
+    """The guard for `config.safety`; policies and the moderation log go to `store` (memory if None)."""
     section = config.safety
-    safety_store: SafetyStore = store if _is_safety_store(store) else MemorySafetyStore()
-    if safety_store is not store:
-        log.info("safety policies and moderation log are kept in memory (store has no safety tables)")
-    classifiers = load_classifiers(
-        tuple(getattr(section, "classifiers", ())), str(getattr(section, "checkpoint", "") or "")
-    )
+    if store is None:
+        log.info("safety policies and moderation log are kept in memory")
+    classifiers = load_classifiers(section.classifiers, section.checkpoint)
     return SafetyGuard(
         Safety(
-            store=safety_store,
+            store=store or MemorySafetyStore(),
             checker=Checker(classifiers),
             default_preset=Preset(section.preset),
-            log_content=bool(section.log_content),
+            log_content=section.log_content,
         )
     )
-
-
-def _is_safety_store(store: object) -> bool:
-    return all(hasattr(store, m) for m in ("get_policy", "put_policy", "add_event", "recent_events"))

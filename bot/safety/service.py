@@ -52,12 +52,12 @@ class Safety:
         await self._audit(verdict, text, where, author.id, policy)
         return verdict
 
-    async def check_output(self, text: str, where: ChannelRef, attempt: int = 0) -> Verdict:
+    async def check_output(self, text: str, where: ChannelRef, attempt: int = 0, user_id: str = "") -> Verdict:
         """Raises if the check cannot run: the caller must then post nothing (fail closed)."""
         policy = await self.policy(where)
         verdict = await self._run(text, policy, Direction.OUTPUT)
         stage = "regenerate" if verdict.blocked else ("retry" if attempt else "check")
-        await self._audit(verdict, text, where, "", policy, stage)
+        await self._audit(verdict, text, where, user_id, policy, stage)  # user_id: who is being answered
         return verdict
 
     async def _audit(
