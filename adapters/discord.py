@@ -71,6 +71,7 @@ class _Hooks:
         self._adapter._connected.set()
 
     async def on_ready(self) -> None:
+        self._adapter._ready.set()
         self._adapter._log_ready()
 
     async def on_message(self, message: discord.Message) -> None:
@@ -99,7 +100,8 @@ class DiscordAdapter:
         self._core = core
         self._client: discord.Client | None = None
         self._runner: asyncio.Task[None] | None = None
-        self._connected = asyncio.Event()
+        self._connected = asyncio.Event()  # a READY arrived (one shard is up)
+        self._ready = asyncio.Event()  # on_ready: every shard's servers arrived
         self._tasks: set[asyncio.Task[Any]] = set()
         self._saved_endpoints: tuple[str, yarl.URL] | None = None
 
@@ -118,15 +120,19 @@ class DiscordAdapter:
         try:
             await self._login(client)
             self._runner = asyncio.create_task(self._run(client), name="discord-gateway")
-            connected = asyncio.create_task(self._connected.wait())
-            done, _ = await asyncio.wait({self._runner, connected}, timeout=CONNECT_TIMEOUT_S,
+            # Wait for on_ready (every shard's servers have arrived), not only READY: stopping
+            # while discord.py still waits for servers would leave its ready task dangling.
+            ready = asyncio.create_task(self._ready.wait())
+            done, _ = await asyncio.wait({self._runner, ready}, timeout=CONNECT_TIMEOUT_S,
                                          return_when=asyncio.FIRST_COMPLETED)
-            connected.cancel()
+            ready.cancel()
             if self._runner in done:
                 self._runner.result()  # raises the AdapterError
                 raise AdapterError("the Discord gateway connection ended during start-up")
-            if not done:
+            if not done and not self._connected.is_set():
                 raise AdapterError(f"no READY from the Discord gateway within {CONNECT_TIMEOUT_S:.0f} s")
+            if not done:
+                log.warning("discord: connected; servers are still arriving after %.0f s", CONNECT_TIMEOUT_S)
         except BaseException:
             await self.stop()
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from typing import Any
 
 import pytest
 from discord.gateway import DiscordWebSocket
@@ -25,7 +26,7 @@ def endpoints() -> tuple[str, object]:
     return Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
 
 
-def section(fake: FakeDiscord, **options: object) -> DiscordSection:
+def section(fake: FakeDiscord, **options: Any) -> DiscordSection:
     return dataclasses.replace(DiscordSection(), api_base_url=fake.api_base, gateway_url=fake.gateway_url,
                                guild_ready_timeout=0.05, **options)
 
