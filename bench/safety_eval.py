@@ -1,20 +1,30 @@
 """Safety filters: precision, recall and false-positive rates, plus time per check.
 
-    .venv/bin/python bench/safety_eval.py
+    .venv/bin/python bench/safety_eval.py              # fixtures, HateCheck dev, timing
+    .venv/bin/python bench/safety_eval.py --dev-errors # also list the dev cases it gets wrong
+    .venv/bin/python bench/safety_eval.py --heldout    # also measure the held-out families
+
+The held-out families are measured only with ``--heldout``, and only as aggregate numbers
+(recall, FPR, balanced accuracy; per functionality with ``--per-functionality``): no
+held-out text is ever printed. Every ``--heldout`` run appends its numbers, the commit and
+the time to ``bench/safety_heldout_runs.log``, so the number of looks stays on record.
 
 Prints, for the standard and strict presets:
   * per category on the project's own labelled fixtures (tests/fixtures/safety/), checked
     as the bot's output (where every category has an action), and the false-positive rate
     on 300+ lines of ordinary chat, in both directions;
   * HateCheck (Röttger et al., ACL 2021, CC BY 4.0; path from GPT2BOT_HATECHECK): the
-    threshold sweep on the dev families, then dev and held-out results. Thresholds and
-    word lists were chosen on dev only; no held-out template family was looked at;
-  * p50/p95 milliseconds per check on this CPU.
+    threshold sweep on the dev families, then dev (and, on request, held-out) results.
+    Thresholds and word lists were chosen on dev only; no held-out text was looked at;
+  * p50/p95 milliseconds per check on this CPU (fixtures, chat lines and dev cases).
 """
 
 from __future__ import annotations
 
+import argparse
+import datetime
 import statistics
+import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -32,6 +42,7 @@ from bot.safety.hate import detect_hate
 from bot.safety.normalise import normalise
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests/fixtures/safety"
+HELDOUT_LOG = Path(__file__).resolve().parent / "safety_heldout_runs.log"
 SPAN_KINDS = {"pii": Category.PII, "secret": Category.SECRET, "mention": Category.MENTION}
 
 
@@ -85,15 +96,30 @@ def _rates(pred: list[bool], cases: list[Case]) -> tuple[float, float, float]:
     return rec, fpr, (rec + 1 - fpr) / 2
 
 
-def hatecheck_report(checker: Checker) -> None:
+def _predict(checker: Checker, preset: Preset, part: list[Case]) -> tuple[list[bool], list[bool]]:
+    """(slur_hate blocked, anything blocked) per case, checked as input."""
+    policy = resolve([], preset)
+    verdicts = [checker.check(c.text, policy, Direction.INPUT) for c in part]
+    return [v.blocked and Category.SLUR_HATE in v.categories for v in verdicts], [v.blocked for v in verdicts]
+
+
+def _per_functionality(pred: list[bool], part: list[Case]) -> str:
+    per_func: dict[str, list[bool]] = defaultdict(list)
+    for p, c in zip(pred, part, strict=True):
+        per_func[c.functionality].append(p == c.hateful)
+    return "  " + "  ".join(f"{f} {sum(v) / len(v):.2f}" for f, v in sorted(per_func.items()))
+
+
+def hatecheck_report(checker: Checker, heldout: bool, per_functionality: bool, dev_errors: bool) -> None:
     try:
         cases = load_cases()
     except FileNotFoundError as exc:
         print(f"\n## HateCheck: SKIPPED: {exc}")
         return
     dev = [c for c in cases if c.part == "dev"]
-    held = [c for c in cases if c.part == "heldout"]
-    print(f"\n## HateCheck ({len(cases)} cases; dev {len(dev)}, held-out {len(held)}; split by template family)")
+    held = [c for c in cases if c.part == "heldout"] if heldout else []
+    n_held = sum(c.part == "heldout" for c in cases)
+    print(f"\n## HateCheck ({len(cases)} cases; dev {len(dev)}, held-out {n_held}; split by template family)")
     dev_scores = [max((h.score for h in detect_hate(normalise(c.text))), default=0.0) for c in dev]
     print("threshold sweep on dev only (slur_hate score ≥ t):")
     for t in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
@@ -102,22 +128,44 @@ def hatecheck_report(checker: Checker) -> None:
     print(
         f"{'preset':9s} {'part':8s} {'recall':>6s} {'FPR':>6s} {'bal.acc':>7s}   (hateful = slur_hate blocked on input)"
     )
-    per_func: dict[str, list[bool]] = defaultdict(list)
+    log_lines: list[str] = []
     for preset in (Preset.STANDARD, Preset.STRICT):
-        policy = resolve([], preset)
         for name, part in (("dev", dev), ("held-out", held)):
-            verdicts = [checker.check(c.text, policy, Direction.INPUT) for c in part]
-            pred = [v.blocked and Category.SLUR_HATE in v.categories for v in verdicts]
+            if not part:
+                continue
+            pred, anyblock = _predict(checker, preset, part)
             rec, fpr, bal = _rates(pred, part)
-            anyb = _rates([v.blocked for v in verdicts], part)
-            print(f"{preset.value:9s} {name:8s} {_pct(rec)} {_pct(fpr)} {bal:7.3f}   "
-                  f"(any block: recall {anyb[0]:.3f} FPR {anyb[1]:.3f} bal {anyb[2]:.3f})")  # fmt: skip
-            if preset is Preset.STANDARD and name == "held-out":
-                for p, c in zip(pred, part, strict=True):
-                    per_func[c.functionality].append(p == c.hateful)
-    print("held-out accuracy per functionality (standard):")
-    print("  " + "  ".join(f"{f} {sum(v) / len(v):.2f}" for f, v in sorted(per_func.items())))
-    _packaged(held)
+            anyb = _rates(anyblock, part)
+            line = (f"{preset.value:9s} {name:8s} {_pct(rec)} {_pct(fpr)} {bal:7.3f}   "
+                    f"(any block: recall {anyb[0]:.3f} FPR {anyb[1]:.3f} bal {anyb[2]:.3f})")  # fmt: skip
+            print(line)
+            if name == "held-out":
+                log_lines.append(line)
+            if name == "dev":
+                print(f"  dev accuracy per functionality ({preset.value}):\n" + _per_functionality(pred, part))
+                if dev_errors:
+                    for p, c in zip(pred, part, strict=True):
+                        if p != c.hateful:
+                            print(f"    dev miss [{preset.value}] {c.functionality}: {c.text}")
+            elif per_functionality:
+                print(f"  held-out accuracy per functionality ({preset.value}):\n" + _per_functionality(pred, part))
+    if held:
+        _packaged(held)
+        _log_heldout(log_lines)
+    else:
+        print("held-out families: not measured (pass --heldout; every such run is logged)")
+
+
+def _log_heldout(lines: list[str]) -> None:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "bot/safety"], capture_output=True, text=True).stdout
+    except OSError:
+        commit, dirty = "?", ""
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with HELDOUT_LOG.open("a", encoding="utf-8") as fh:
+        fh.write(f"# {stamp} commit {commit}{' +uncommitted bot/safety changes' if dirty else ''}\n")
+        fh.writelines(f"{line}\n" for line in lines)
 
 
 def _packaged(held: list[Case]) -> None:
@@ -135,7 +183,7 @@ def timing_report(checker: Checker) -> None:
     cases, benign = load_fixtures()
     texts = [t for _, _, t in cases] + benign
     with contextlib.suppress(FileNotFoundError):
-        texts += [c.text for c in load_cases()][::4]
+        texts += [c.text for c in load_cases() if c.part == "dev"][::2]  # dev only: held-out stays unseen
     policy = resolve([], Preset.STANDARD)
     for t in texts[:50]:
         checker.check(t, policy, Direction.INPUT)  # warm caches (lexicons, vocabulary)
@@ -150,11 +198,16 @@ def timing_report(checker: Checker) -> None:
           f"p95 {p95:.2f} ms, max {times[-1]:.2f} ms")  # fmt: skip
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--heldout", action="store_true", help="also measure the held-out families (logged)")
+    ap.add_argument("--per-functionality", action="store_true", help="held-out accuracy per functionality")
+    ap.add_argument("--dev-errors", action="store_true", help="list the dev cases the detector gets wrong")
+    args = ap.parse_args(argv)
     checker = Checker()
     for preset in (Preset.STANDARD, Preset.STRICT):
         fixture_report(checker, preset)
-    hatecheck_report(checker)
+    hatecheck_report(checker, args.heldout, args.per_functionality, args.dev_errors)
     timing_report(checker)
 
 
