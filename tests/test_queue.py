@@ -16,9 +16,10 @@ from tests.fakes.engine import ScriptedEngine
 Rig = tuple[ScriptedEngine, InferenceQueue]
 
 
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
+async def until(condition: Callable[[], bool], within_s: float = 5.0) -> None:
+    """Poll a condition the worker thread changes (no asyncio.Event crosses that thread)."""
+    async with asyncio.timeout(within_s):
+        while not condition():  # noqa: ASYNC110
             await asyncio.sleep(0.005)
 
 
