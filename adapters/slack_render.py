@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from adapters.splitting import split_text
+
 __all__ = ["MAX_CHARS", "escape", "neutralise", "render", "split", "to_plain"]
 
 # chat.postMessage truncates past 40,000 characters and Slack advises staying under 4,000;
@@ -39,42 +41,9 @@ def neutralise(text: str) -> str:
     return _BROADCAST_WORD.sub(lambda m: f"@{_ZWSP}{m.group(1)}", text)
 
 
-def _escaped_len(text: str) -> int:
-    return sum(_ESCAPED_LEN.get(char, 1) for char in text)
-
-
-def _longest_prefix(text: str, limit: int) -> int:
-    """How many characters of `text` fit in `limit` once escaped."""
-    used = 0
-    for index, char in enumerate(text):
-        used += _ESCAPED_LEN.get(char, 1)
-        if used > limit:
-            return index
-    return len(text)
-
-
 def split(text: str, limit: int = MAX_CHARS) -> list[str]:
-    """Cut `text` into pieces whose escaped length is at most `limit`.
-
-    Cuts prefer a line break, then a space, in the second half of the window; the
-    separator stays with the earlier piece, so `"".join(split(t)) == t`.
-    """
-    if limit < 8:
-        raise ValueError(f"limit must be at least 8, got {limit}")
-    pieces: list[str] = []
-    rest = text
-    while _escaped_len(rest) > limit:
-        fit = _longest_prefix(rest, limit)
-        cut = fit
-        for separator in ("\n", " "):
-            at = rest.rfind(separator, 0, fit)
-            if at >= fit // 2:
-                cut = at + 1
-                break
-        pieces.append(rest[:cut])
-        rest = rest[cut:]
-    pieces.append(rest)
-    return pieces
+    """Pieces whose escaped length is at most `limit`, cut at the best boundary."""
+    return split_text(text, limit, _ESCAPED_LEN)
 
 
 def render(text: str, limit: int = MAX_CHARS) -> list[str]:
