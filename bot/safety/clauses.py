@@ -19,17 +19,26 @@ _COMPLEMENTISER = frozenset({"that", "how", "what", "when", "why", "whether", "i
 _NOT_NEGATING = (
     ("no", "one", "else"), ("no", "other"), ("not", "only"), ("no", "doubt"), ("not", "forget"),
     ("not", "we"),  # "why don't we ...": a proposal, not a negation
+    ("no", "better"), ("no", "different"), ("no", "more", "than"), ("not", "much", "better"),
+    ("no", "less", "than"), ("not", "any", "better"),  # comparisons: "no better than rats"
 )  # fmt: skip
+_TRUTH = frozenset("true right correct fair accurate case fact".split())  # "it is not true that ..."
 INTENT = frozenset(
     "want wanna will would should must ought going gonna let us deserve deserves deserved "
     "need needs wish hope love shall gotta plan best interest could might".split()
 )
 FIRST_PERSON = frozenset({"i", "we"})
 _OPINION = frozenset({"think", "thinking", "believe"})
+_ADV_AUX = frozenset(
+    "do does did really would just always have had am will can must should could also even still "
+    "often honestly truly literally ll openly publicly".split()
+)
 _OTHERS = frozenset({"you", "people", "anyone", "someone", "they", "he", "she"})
 
 
 class Role:
+    DEROG_VERB = "derog_verb"
+    EXCLUDE = "exclude"
     DEHUM = "dehum"
     DEROG = "derog"
     ABUSE = "abuse"
@@ -45,7 +54,9 @@ class Role:
 def _roles() -> dict[str, str]:
     table: dict[str, str] = {}
     for words, role in (
+        (lx.forms(lx.DEROG_VERB), Role.DEROG_VERB),
         (lx.forms(lx.POSITIVE), Role.POSITIVE),
+        (lx.forms(lx.EXCLUDE_VERB), Role.EXCLUDE),
         (lx.forms(lx.THREAT_VERB) | lx.THREAT_IRREGULAR, Role.THREAT),
         (lx.EMOTE_NOUN, Role.EMOTE_NOUN),
         (lx.forms(lx.EMOTE_SUBJ), Role.EMOTE_SUBJ),
@@ -103,7 +114,8 @@ class Sentence:
                 endorse = " ".join(toks[max(0, i - 3) : i])
                 if any(w in ("mistake", "error", "harm", "problem") for w in endorse.split()):
                     return False
-                return not (any(w in FIRST_PERSON for w in lead) and not any(w in lx.NEGATOR for w in lead))
+                subject = next((w for w in reversed(lead) if w not in _ADV_AUX), "")
+                return not (subject in FIRST_PERSON and not any(w in lx.NEGATOR for w in lead))
             if t in ("against", "condemn", "oppose") or (t == "out" and toks[i - 1 : i] == ("call",)):
                 return True
         return False
@@ -138,7 +150,7 @@ def negated(tokens: tuple[str, ...], p: int, window: int = 8) -> bool:
             return False
         if t in _COMPLEMENTISER:
             head = tokens[max(0, i - 3) : i]
-            if not any(w in lx.REPORT_VERB for w in head):
+            if not any(w in lx.REPORT_VERB or w in _TRUTH for w in head):
                 return False
         if t == "opposite":
             return True

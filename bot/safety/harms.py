@@ -70,6 +70,8 @@ def _harassment(s: Sentence) -> list[Hit]:
         if tok not in ("you", "u", "ur", "youre"):
             continue
         window = toks[p + 1 : p + 6]
+        cut = next((i for i, w in enumerate(window) if w in ",;:"), len(window))  # "you're right, my mistake"
+        window = window[:cut]
         if window[:1] in (("are",), ("is",)) or (window and role_of(window[0]) == Role.DEROG):
             for q, w in enumerate(window):
                 if role_of(w) in (Role.DEHUM, Role.DEROG, Role.ABUSE) or w in lx.SLUR_STRONG:

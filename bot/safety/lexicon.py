@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
-    "ABLE_HEADS", "ABUSE_NOUN", "COUNTER_MARKER", "DEHUM", "DEROG_ADJ", "EMOTE_NOUN", "EMOTE_OBJ",
-    "EMOTE_SUBJ", "GROUP_ADJ", "GROUP_NOUN", "HOMONYM_CONTEXT", "MINOR", "NEGATOR", "POSITIVE",
-    "PROFANITY_MILD", "PROFANITY_STRONG", "REPORT_VERB", "SEXUAL_AMBIG", "SEXUAL_EXPLICIT",
-    "SLUR_GENDERED", "SLUR_MILD", "SLUR_STRONG", "THREAT_IRREGULAR", "THREAT_VERB", "forms", "typo_variants",
+    "ABLE_HEADS", "ABUSE_NOUN", "COLOUR_ADJ", "COUNTER_MARKER", "DEHUM", "DEROG_ADJ", "DEROG_VERB",
+    "EMOTE_NOUN", "EMOTE_OBJ", "EMOTE_SUBJ", "EXCLUDE_VERB", "GROUP_ADJ", "GROUP_NOUN",
+    "HOMONYM_CONTEXT", "MINOR", "NEGATOR", "POSITIVE", "PROFANITY_MILD", "PROFANITY_STRONG",
+    "REPORT_VERB", "SEXUAL_AMBIG", "SEXUAL_EXPLICIT", "SLUR_GENDERED", "SLUR_MILD", "SLUR_STRONG",
+    "THREAT_IRREGULAR", "THREAT_VERB", "VICTIM_VERB", "forms", "typo_variants",
 ]  # fmt: skip
 
 
@@ -23,24 +24,44 @@ def _w(text: str) -> frozenset[str]:
 
 
 # --- identity groups (protected characteristics) -------------------------------------
+# Nouns that name a group or a member of one: gender, sexual orientation, gender identity,
+# religion, ethnicity/nationality/migration, disability.
 GROUP_NOUN = _w(
-    "woman women female females girl girls men lesbian lesbians gay gays homosexual homosexuals "
-    "bisexual bisexuals transgender transgenders transsexual transsexuals nonbinary lgbt lgbtq "
-    "lgbtqia muslim muslims jew jews jewish christian christians hindu hindus sikh sikhs islam "
-    "immigrant immigrants migrant migrants refugee refugees foreigner foreigners blacks "
-    "african africans asian asians arab arabs hispanic hispanics latino latinos latina latinas "
-    "mexican mexicans chinese indians pakistani pakistanis gypsy gypsies roma romani "
-    "aboriginal aboriginals disabled handicapped autistic"
+    "woman women female females girl girls ladies lady wives housewives men lesbian lesbians "
+    "gay gays homosexual homosexuals bisexual bisexuals pansexual pansexuals asexual asexuals "
+    "transgender transgenders transsexual transsexuals transwoman transwomen transman transmen "
+    "nonbinary lgbt lgbtq lgbtqia lgbtq+ "
+    "muslim muslims moslem moslems jew jews jewish christian christians catholic catholics "
+    "hindu hindus sikh sikhs buddhist buddhists mormon mormons atheist atheists islam judaism "
+    "immigrant immigrants migrant migrants refugee refugees asylum foreigner foreigners aliens "
+    "blacks whites negro negroes african africans asian asians arab arabs hispanic hispanics "
+    "latino latinos latina latinas latinx mexican mexicans chinese indians pakistani pakistanis "
+    "bangladeshi bangladeshis somali somalis somalians nigerian nigerians syrian syrians "
+    "afghan afghans iraqi iraqis iranian iranians turk turks kurd kurds palestinian palestinians "
+    "romanian romanians albanian albanians polish poles filipino filipinos vietnamese koreans "
+    "japanese gypsy gypsies roma romani travellers aboriginal aboriginals aborigines natives "
+    "disabled handicapped autistic autistics amputee amputees paraplegic paraplegics "
+    "quadriplegic quadriplegics dwarfs midgets "
+    "mosque mosques synagogue synagogues gurdwara gurdwaras"  # places of worship stand for their people
 )
 # adjectives that name a group only before a head noun ("black people", "trans lives")
 GROUP_ADJ = _w(
     "black white trans queer disabled deaf blind native indigenous brown jewish asian "
-    "african muslim immigrant gay female"
+    "african muslim islamic immigrant migrant refugee gay lesbian bisexual homosexual "
+    "transgender nonbinary female foreign arab mexican chinese indian pakistani hispanic "
+    "latino christian catholic hindu sikh buddhist autistic handicapped wheelchair "
+    "mentally intellectually physically learning"
 )
+# group adjectives that are also colours: they name a group only before a head noun or
+# an insult that is not itself followed by a noun ("black people", "white trash", but not
+# "black garbage bags")
+COLOUR_ADJ = _w("black white brown yellow red")
 ABLE_HEADS = _w(
-    "people person persons folk folks men women man woman guy guys kid kids lives life "
-    "community communities individuals population ones citizens boys girls neighbours "
-    "neighbors kind culture"
+    "people person persons peoples folk folks men women man woman guy guys kid kids lives life "
+    "community communities individuals population populations ones citizens boys girls "
+    "neighbours neighbors kind culture families family immigrants migrants workers students "
+    "parents children child couple couples americans brits types type race races lot crowd "
+    "ppl peeps users disabled ill"
 )
 
 # --- slurs -------------------------------------------------------------------------
@@ -66,21 +87,46 @@ HOMONYM_CONTEXT: dict[str, frozenset[str]] = {
 }
 
 # --- derogation --------------------------------------------------------------------
+# dehumanising comparisons: vermin and pests, animals, disease, dirt and waste, monsters
 DEHUM = _w(
-    "scum vermin garbage trash filth dirt rat rats cockroach cockroaches roach roaches "
-    "parasite parasites pest pests plague cancer virus disease tumour tumor animal animals "
-    "ape apes monkey monkeys pig pigs swine beast beasts savage savages subhuman subhumans "
-    "leech leeches maggot maggots insect insects lice louse worm worms creature creatures "
-    "abomination abominations degenerate degenerates sewage cattle mongrel mongrels "
-    "infestation germs bacteria waste scourge filthbag dogs"
+    "scum scumbag scumbags vermin garbage trash rubbish filth dirt muck slime sludge "
+    "sewage excrement waste scourge filthbag cesspool "
+    "rat rats rodent rodents cockroach cockroaches roach roaches parasite parasites pest pests "
+    "leech leeches flea fleas lice louse mite mites maggot maggots insect insects "
+    "worm worms termite termites locust locusts slug slugs snake snakes vulture "
+    "vultures hyena hyenas swarm swarms horde hordes infestation "
+    "plague plagues cancer cancers tumour tumours tumor tumors virus viruses disease diseases "
+    "germ germs bacteria infection infections contagion pestilence pox blight leprosy "
+    "animal animals beast beasts brute brutes ape apes monkey monkeys gorilla gorillas "
+    "baboon baboons chimp chimps chimpanzees primate primates pig pigs swine "
+    "cattle livestock dogs mutt mutts mongrel mongrels donkey donkeys "
+    "savage savages barbarian barbarians subhuman subhumans untermensch creature creatures "
+    "abomination abominations degenerate degenerates deviant deviants monster monsters "
+    "demon demons devil devils freak freaks mutant mutants "
+    "breeder breeders invaders invader"
 )
+# derogatory predicates: intellect, morality, cleanliness, worth, sanity, competence
 DEROG_ADJ = _w(
-    "stupid dumb idiotic ignorant moronic brainless retarded vile filthy disgusting revolting "
-    "repulsive gross nasty evil wicked violent cruel barbaric primitive backward backwards "
-    "lazy dirty smelly stinking ugly pathetic useless worthless inferior incompetent "
-    "untrustworthy dishonest deceitful sneaky greedy dangerous twisted perverted deranged "
-    "despicable contemptible loathsome abhorrent detestable shitty crappy annoying "
-    "hysterical weak feeble parasitic pitiful thick dense uncivilised uncivilized"
+    "stupid dumb idiotic ignorant moronic brainless mindless clueless dim dimwitted simple "
+    "retarded unintelligent uneducated illiterate thick dense slow "
+    "vile filthy disgusting revolting repulsive repugnant gross nasty foul rotten sickening "
+    "dirty unclean unwashed smelly stinky stinking ugly hideous grotesque "
+    "evil wicked immoral depraved sinful corrupt perverse perverted twisted sick diseased "
+    "violent cruel vicious brutal bloodthirsty murderous aggressive savage barbaric "
+    "primitive backward backwards uncivilised uncivilized uncultured inbred "
+    "lazy idle shiftless useless worthless hopeless pathetic pitiful miserable wretched "
+    "inferior lesser defective subhuman incompetent incapable inept unfit "
+    "untrustworthy dishonest deceitful sneaky shifty sly devious manipulative treacherous "
+    "greedy parasitic thieving criminal dangerous "
+    "crazy insane deranged unhinged delusional psychotic demented hysterical irrational "
+    "weak feeble spineless cowardly despicable contemptible loathsome abhorrent detestable "
+    "odious obnoxious insufferable unbearable intolerable annoying irritating arrogant "
+    "entitled ungrateful shitty crappy horrible awful terrible abnormal unnatural freakish "
+    "unwanted undesirable unwelcome overemotional"
+)
+# verbs that derogate their subject ("immigrants steal", "they breed like rats")
+DEROG_VERB = _w(
+    "stink smell breed infest invade ruin destroy pollute contaminate infect steal scrounge leech mooch molest cheat"
 )
 ABUSE_NOUN = _w(
     "idiot idiots moron morons imbecile imbeciles fool fools criminal criminals thug thugs "
@@ -88,21 +134,50 @@ ABUSE_NOUN = _w(
     "thieves liar liars freak freaks loser losers disgrace burden burdens threat threats "
     "menace menaces prick pricks dickhead dickheads dumbass dumbasses motherfucker "
     "motherfuckers asshole assholes arsehole arseholes bastard bastards twat twats wanker "
-    "wankers shithead shitheads jackass scumbag scumbags worst dregs"
+    "wankers shithead shitheads jackass worst dregs cretin cretins halfwit halfwits "
+    "dimwit dimwits simpleton simpletons dunce dunces lunatic lunatics psycho psychos "
+    "maniac maniacs nutjob nutjobs nutcase nutcases weirdo weirdos pervert perverts "
+    "predator predators groomer groomers molester molesters paedo paedos pedo pedos "
+    "murderer murderers killer killers crook crooks scrounger scroungers freeloader "
+    "freeloaders sponger spongers lowlife lowlifes failure failures embarrassment "
+    "embarrassments joke jokes drain liability liabilities nuisance danger dangers enemy "
+    "enemies extremist extremists fanatic fanatics zealot zealots cheat cheats fraud frauds "
+    "leeches lowlives"
 )
-EMOTE_OBJ = _w("hate despise detest loathe abhor resent pissed")  # the target is the object
-EMOTE_SUBJ = _w("disgust sicken repulse revolt infuriate enrage nauseate furious livid")  # target is subject
-EMOTE_NOUN = _w("hatred disdain contempt disgust loathing revulsion scorn rage")
+EMOTE_OBJ = _w("hate despise detest loathe abhor resent dislike abominate pissed")  # the target is the object
+EMOTE_SUBJ = _w(
+    "disgust sicken repulse revolt infuriate enrage nauseate appal appall furious livid"
+)  # the target is the subject ("X disgust me") or follows "by"/"with" ("disgusted by X")
+EMOTE_NOUN = _w(
+    "hatred disdain contempt disgust loathing revulsion scorn rage repugnance antipathy animosity abhorrence odium"
+)
 THREAT_VERB = _w(
     "kill murder shoot hang lynch stab burn drown gas exterminate eradicate eliminate "
     "slaughter execute butcher massacre behead decapitate torture hurt harm beat punch bomb "
     "nuke rape strangle choke slit annihilate purge cleanse sterilise sterilize castrate "
-    "poison starve die suffer snap genocide mutilate whip bash attack"
+    "poison starve die suffer snap genocide mutilate whip bash attack maim cull euthanise "
+    "euthanize neuter crush smash slap batter assault injure wound hunt bury rot "
+    "perish gun"
 )
+# exclusion: removing a group from a place or from public life
+EXCLUDE_VERB = _w(
+    "ban bar deport expel exclude remove evict segregate imprison jail lock intern isolate "
+    "banish exile quarantine sterilise sterilize"
+)
+# passive verbs that make a group the victim ("Muslims were attacked"): evidence next to
+# them describes what was done to the group, not what the speaker thinks of it
+VICTIM_VERB = _w(
+    "attacked assaulted killed murdered harassed abused bullied insulted mistreated treated "
+    "persecuted targeted discriminated threatened hurt beaten shot stabbed slaughtered "
+    "oppressed excluded marginalised marginalized dehumanised dehumanized vilified "
+    "demonised demonized called labelled labeled described portrayed stereotyped mocked"
+)
+# positive words: negated and aimed at a group they are hateful ("X do not matter")
 POSITIVE = _w(
     "intelligent smart clever bright capable competent worth worthy valuable matter important "
     "equal human humans respect trust compassion sympathy welcome belong live exist protect "
-    "protecting safe deserve rights place space room decent good"
+    "protecting safe deserve rights place space room decent good useful productive honest "
+    "trustworthy civilised civilized normal natural legitimate patience tolerance dignity"
 )
 
 # --- framing -----------------------------------------------------------------------
@@ -110,14 +185,19 @@ NEGATOR = _w("not never no nobody none neither nor")
 REPORT_VERB = _w(
     "say says said saying call calls called calling tell telling told write writes writing "
     "wrote post posting tweet tweeting claim claims claiming threaten threatens threatening "
-    "statement statements believe think thinking shout shouting"
+    "statement statements believe think thinking shout shouting suggest suggesting imply "
+    "implying insist insisting argue arguing pretend pretending assume assuming hear hearing "
+    "heard compare compares comparing compared lie lies myth myths idea notion stereotype "
+    "stereotypes trope tropes rumour rumours rumor rumors assumption"
 )
 COUNTER_MARKER = _w(
     "bigot bigots bigoted bigotry racist racism sexist sexism homophobic homophobia "
     "homophobes transphobic transphobia islamophobic islamophobia ableist ableism xenophobic "
     "misogynist misogynistic misogyny hateful hurtful harmful offensive unacceptable wrong "
     "misguided shameful banned ban jail prison arrested reported report condemn dehumanising "
-    "dehumanizing slur slurs horrible deeply disrespectful awful appalling"
+    "dehumanizing slur slurs horrible deeply disrespectful awful appalling bigoted prejudice "
+    "prejudiced discrimination discriminatory hate-speech myth myths stereotype stereotypes "
+    "lie lies nonsense ignorant cruel disgraceful outrageous inexcusable vile"
 )
 
 # --- swearing, sex, minors -----------------------------------------------------------

@@ -3,8 +3,11 @@
 Steps: Unicode NFKC and casefold; drop zero-width and other format characters; map
 look-alike letters (Cyrillic, Greek) to Latin; undo leetspeak inside words; join letters
 spaced out ("h a t e", "f.u.c.k"); squeeze repeated letters; expand contractions; and,
-for words that are not English, repair one dropped or swapped letter and split two words
-run together ("Ihate"), but only into words the lexicon cares about.
+for words that are not English, repair one dropped or swapped letter and split words run
+together ("Ihate", "gaypeople", "muslimscum", "IHateWomen") into two or three known words,
+at least one of which the lexicon cares about (or one a small function word, "arejust").
+Set phrases are mapped onto one lexicon word ("can't stand" → hate, "makes me sick" →
+disgust me) so the detectors see one vocabulary.
 """
 
 from __future__ import annotations
@@ -85,20 +88,54 @@ def _typos() -> dict[str, str]:
 _GLUE = (
     frozenset(
         "i we you they he she it me us them to all the a an so much many these those this that "
-        "my our your their of for by at in on and are is be".split()
+        "my our your their of for by at in on and are is be am was were been just only nothing "
+        "but like as than not never no should must will would can could want wanna go get "
+        "every any some most such what who why how".split()
     )
     | lx.ABLE_HEADS
 )
+_CAMEL = re.compile(r"[A-Za-z]*[a-z][A-Z][A-Za-z]*")
+_CAMEL_CUT = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 def _known(word: str) -> bool:
     return word in _english() or word in _targets() or word in _GLUE
 
 
+def _part(word: str) -> bool:
+    """A plausible piece of a run-together word: a target, a function word, or an English
+    word of three letters or more."""
+    return word in _targets() or word in _GLUE or (len(word) >= 3 and word in _english())
+
+
+def _split(word: str) -> list[str] | None:
+    """Two or three known words run together, at least one a target ("gaypeople",
+    "ihatewomen"), or a function word glued to an English word ("arejust")."""
+    targets = _targets()
+    n = len(word)
+    pairs = [
+        (word[:i], word[i:])
+        for i in range(1, n)
+        if _part(word[:i]) and _part(word[i:]) and ({word[:i], word[i:]} & (targets | _GLUE))
+    ]
+    if pairs:  # most target words, then the most even cut ("muslim scum", not "muslims cum")
+        return list(max(pairs, key=lambda ab: (sum(w in targets for w in ab), min(map(len, ab)))))
+    if n > 24:
+        return None
+    for i in range(1, n - 1):
+        for j in range(n - 1, i, -1):
+            a, b, c = word[:i], word[i:j], word[j:]
+            if b in targets and _part(a) and _part(c):
+                return [a, b, c]
+    return None
+
+
 def _repair(word: str) -> list[str]:
     """Best guess at what an unknown word meant; returns one or two words."""
     if _known(word):
         return [word]
+    if "8" in word and word.replace("8", "ate").isalpha():  # rebus: "h8" → hate
+        return _repair(word.replace("8", "ate"))
     if any(c in word for c in "@$!*+|0123456789"):
         unleet = word.translate(_LEET).replace("*", "")
         if unleet.isalpha():
@@ -109,11 +146,10 @@ def _repair(word: str) -> list[str]:
             return [cand]
     if word in _typos():
         return [_typos()[word]]
-    targets = _targets()
-    for i in range(len(word) - 1, 0, -1):  # longest first part first
-        a, b = word[:i], word[i:]
-        if (a in targets and (b in _GLUE or b in targets)) or (a in _GLUE and b in targets):
-            return [a, b]
+    if word.isalpha() and len(word) >= 4:
+        parts = _split(word)
+        if parts:
+            return parts
     return [word]
 
 
@@ -136,6 +172,28 @@ def _unspace(text: str) -> str:
 
 
 _PHRASES = (
+    # negative emotion aimed at the object ("can't stand X", "sick of X")
+    (
+        re.compile(
+            r"\b(can|could|will) (not|never) (stand|stomach|bear|abide|tolerate)\b"
+            r"(?! (up|by|still|on|in|back|out|down|aside|for|to)\b)"
+        ),
+        "hate",
+    ),
+    (re.compile(r"\b(sick and tired|sick|tired|fed up|weary) (of|with)\b"), "hate"),
+    (re.compile(r"\b(have|has|had) (had )?enough of\b"), "hate"),
+    (re.compile(r"\bwant(s)? nothing to do with\b"), "hate"),
+    (re.compile(r"\bhave no (time|patience) for\b"), "have no patience for"),
+    # negative emotion caused by the subject ("X make me sick", "X make my blood boil")
+    (
+        re.compile(
+            r"\b(make|makes|made|making) (me|us) (feel )?(want to |wanna )?(sick|ill|nauseous|queasy|angry|mad|"
+            r"furious|livid|puke|vomit|gag|retch|cringe|shudder|throw up|be sick|scream)\b"
+        ),
+        "disgust me",
+    ),
+    (re.compile(r"\b(make|makes|made|making) (my|our) (blood boil|skin crawl|stomach (turn|churn))\b"), "disgust me"),
+    (re.compile(r"\b(less than|barely|not even|sub|sub-) ?human\b"), "subhuman"),
     (re.compile(r"\b(get|got|getting) rid of\b"), "eliminate"),
     (re.compile(r"\bput(ting)? an end to\b"), "eliminate"),
     (re.compile(r"\b(wipe|wiped|wiping) out\b"), "eliminate"),
@@ -144,12 +202,22 @@ _PHRASES = (
 )
 
 
+def _uncamel(text: str) -> str:
+    """Split CamelCase words that mean nothing as one word ("GayPeople", "IHateWomen")."""
+
+    def cut(m: re.Match[str]) -> str:
+        word = m.group(0)
+        return word if _known(word.lower()) else _CAMEL_CUT.sub(" ", word)
+
+    return _CAMEL.sub(cut, text)
+
+
 def normalise(text: str) -> Normalised:
-    folded = fold(text)
+    folded = fold(_uncamel(text))
     t = _unspace(folded)
+    t = _CONTRACTION_RE.sub(lambda m: _CONTRACTIONS[m.group(0)], t)
     for rx, repl in _PHRASES:
         t = rx.sub(repl, t)
-    t = _CONTRACTION_RE.sub(lambda m: _CONTRACTIONS[m.group(0)], t)
     tokens: list[str] = []
     for tok in _TOKEN_RE.findall(t):
         if tok in _BOUNDARY or tok in "“”":
