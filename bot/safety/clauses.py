@@ -33,7 +33,10 @@ _ADV_AUX = frozenset(
     "do does did really would just always have had am will can must should could also even still "
     "often honestly truly literally ll openly publicly".split()
 )
-_OTHERS = frozenset({"you", "people", "anyone", "someone", "they", "he", "she"})
+_OTHERS = frozenset(
+    "you people anyone someone they he she racists bigots some many others everyone idiots haters "
+    "nazis trolls morons".split()
+)
 
 
 class Role:

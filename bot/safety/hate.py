@@ -39,6 +39,7 @@ _VERBISH = (
     | lx.forms(lx.EMOTE_OBJ | lx.THREAT_VERB | lx.EXCLUDE_VERB)
     | frozenset("are is were was do does did have has keep want wants go goes".split())
 )
+_DET = frozenset("all the these those every any some of them most such more".split())
 _AUX = frozenset("are is am be been being were was get gets got getting".split())
 _NICE = frozenset("nice good great lovely amazing wonderful delicious beautiful fantastic fine".split())
 _OWN = frozenset("i we".split())
@@ -62,6 +63,7 @@ _MEDICAL = frozenset(
     "cancer cancers tumour tumours tumor tumors virus viruses disease diseases germ germs "
     "bacteria infection infections contagion pox leprosy".split()
 )
+_OWN_NATURE = frozenset((w,) for w in "nature kind sort type lives life blood genes dna brain brains".split())
 _HEAD_ONLY = frozenset("blind deaf".split())  # "blind idiots" is an insult, not a group
 _NARROW = frozenset((w,) for w in "especially particularly mainly mostly specifically namely above".split())
 _OTHERS_VIEW = frozenset("you them him her some racists bigots people".split())  # "worthless to you"
@@ -125,6 +127,17 @@ def _victim(toks: tuple[str, ...], t: int) -> bool:
     return False
 
 
+def _condemned(toks: tuple[str, ...], p: int) -> bool:
+    """The evidence is the subject of a condemnation: "hating X is bigotry", "to call X Y is wrong"."""
+    lead = [w for w in toks[:p] if w not in {"just", "and", "so", "but", "even", "openly", "publicly"}]
+    if not (toks[p].endswith("ing") and not lead) and lead != ["to"]:
+        return False
+    for i in range(p + 1, len(toks) - 1):
+        if toks[i] in ("is", "was", "are", "makes", "make") and lx.COUNTER_MARKER.intersection(toks[i + 1 : i + 4]):
+            return True
+    return False
+
+
 def _subject_is_other(toks: tuple[str, ...], p: int) -> bool:
     """Someone else, not the speaker, feels it: "some people still hate X"."""
     before = []
@@ -166,7 +179,11 @@ def _link(s: Sentence, targets: list[int], groups: frozenset[int], p: int, role:
             return 0.0  # "people who attack Muslims": the subject is someone else
         ok = [t for t in live if not (t < p and _embedded(toks, t, groups))]
         if role == Role.EXCLUDE:  # the group must be what is excluded, not a bystander
-            ok = [t for t in ok if (p < t <= p + 4) or (t < p and toks[p - 1] in ("be", "been", "get"))]
+            ok = [
+                t
+                for t in ok
+                if (p < t <= p + 4 and set(toks[p + 1 : t]) <= _DET) or (t < p and toks[p - 1] in ("be", "been", "get"))
+            ]
         return float(bool(ok))
     if role == Role.POSITIVE:
         for t in live:
@@ -181,6 +198,8 @@ def _link(s: Sentence, targets: list[int], groups: frozenset[int], p: int, role:
         return float(any(t < p <= t + 4 and _clause_gap(toks, t, p) and not _embedded(toks, t, groups) for t in live))
     best = 0.0  # predicates: "women are scum", "female vermin", "filthy immigrants", "as filthy as women"
     for t in live:
+        if t < p and toks[t + 1 : t + 2] == ("'s",) and toks[t + 2 : t + 3] not in _OWN_NATURE:
+            continue  # "the women's match was brutal": the match is, not the women
         between = toks[min(t, p) + 1 : max(t, p)]
         if t < p and _embedded(toks, t, groups):
             continue
@@ -282,7 +301,7 @@ def detect_hate(norm: Normalised) -> list[Hit]:
         near = any(has_group[max(0, i - 1) : i + 2])
         items = _slurs(s, context) + _evidence(s, _targets(s, near))
         for score, rule, p in items:
-            if s.reported(p) or (counter_text and any(s.quoted)):
+            if s.reported(p) or (counter_text and any(s.quoted)) or _condemned(s.tokens, p):
                 score, rule = min(score, 1.0) * COUNTER_FACTOR, rule + ".counter"
             elif not has_group[i] and rule.startswith("hate."):
                 score *= 0.9  # the group is only named in a neighbouring sentence

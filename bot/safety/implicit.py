@@ -29,7 +29,7 @@ _MODAL = (
 _PLACE = (
     r"(zoo|zoos|cage|cages|kitchen|bin|bins|trash|gutter|gutters|jail|jails|prison|prisons|sewer|"
     r"sewers|farm|barn|camp|camps|circus|asylum|asylums|cell|cells|grave|graves|hell|dumpster|"
-    r"ghetto|ghettos|desert|jungle|jungles|stable|kennel|kennels|pound|vet|wild)"
+    r"ghetto|ghettos|desert|jungle|jungles|stable|kennel|kennels|pound|vet|wild|home|homes)"
 )
 _HUMAN_GOODS = (
     r"(hire|hiring|trust|date|dating|marry|employ|rent to|vote for|work with|sit next to|live near|"
@@ -67,8 +67,8 @@ STRONG: tuple[Pattern, ...] = tuple(
             False,
         ),
         (
-            r"\b(ban|deport|expel|remove|lock up|round up|throw out|kick out|get out|keep out) "
-            r"(all|every|the|these|those|any)\b",
+            r"\b(ban|deport|expel|lock up|round up|throw out|kick out|keep out) "
+            r"(all|every|these|those|any)\b",
             False,
         ),
         # distrust, subordination, worthlessness

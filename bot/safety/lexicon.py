@@ -60,7 +60,7 @@ ABLE_HEADS = _w(
     "people person persons peoples folk folks men women man woman guy guys kid kids lives life "
     "community communities individuals population populations ones citizens boys girls "
     "neighbours neighbors kind culture families family immigrants migrants workers students "
-    "parents children child couple couples americans brits types type race races lot crowd "
+    "parents children child babies baby couple couples americans brits types type race races lot crowd "
     "ppl peeps users disabled ill"
 )
 
@@ -103,7 +103,7 @@ DEHUM = _w(
     "savage savages barbarian barbarians subhuman subhumans untermensch creature creatures "
     "abomination abominations degenerate degenerates deviant deviants monster monsters "
     "demon demons devil devils freak freaks mutant mutants "
-    "breeder breeders invaders invader"
+    "breeder breeders invaders invader objects"
 )
 # derogatory predicates: intellect, morality, cleanliness, worth, sanity, competence
 DEROG_ADJ = _w(
@@ -146,7 +146,7 @@ ABUSE_NOUN = _w(
 )
 EMOTE_OBJ = _w("hate despise detest loathe abhor resent dislike abominate pissed")  # the target is the object
 EMOTE_SUBJ = _w(
-    "disgust sicken repulse revolt infuriate enrage nauseate appal appall furious livid"
+    "disgust sicken repulse revolt infuriate enrage nauseate appal appall furious livid annoy irritate"
 )  # the target is the subject ("X disgust me") or follows "by"/"with" ("disgusted by X")
 EMOTE_NOUN = _w(
     "hatred disdain contempt disgust loathing revulsion scorn rage repugnance antipathy animosity abhorrence odium"
@@ -157,7 +157,7 @@ THREAT_VERB = _w(
     "nuke rape strangle choke slit annihilate purge cleanse sterilise sterilize castrate "
     "poison starve die suffer snap genocide mutilate whip bash attack maim cull euthanise "
     "euthanize neuter crush smash slap batter assault injure wound hunt bury rot "
-    "perish gun"
+    "perish gun abort"
 )
 # exclusion: removing a group from a place or from public life
 EXCLUDE_VERB = _w(
@@ -239,13 +239,18 @@ def forms(lemmas: Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-def typo_variants(words: Iterable[str], min_len: int = 4) -> dict[str, str]:
-    """One deleted letter or two swapped neighbours → the intended word."""
+def typo_variants(words: Iterable[str], min_len: int = 4, substitute: bool = False) -> dict[str, str]:
+    """One deleted letter or two swapped neighbours (or, with `substitute`, one letter
+    replaced by another) → the intended word."""
     out: dict[str, str] = {}
     for w in words:
-        if len(w) < min_len:
+        if len(w) < min_len or not w.isalpha():
             continue
         for i in range(len(w)):
+            if substitute:
+                for c in "abcdefghijklmnopqrstuvwxyz":
+                    out.setdefault(w[:i] + c + w[i + 1 :], w)
+                continue
             out.setdefault(w[:i] + w[i + 1 :], w)
             if i + 1 < len(w) and w[i] != w[i + 1]:
                 out.setdefault(w[:i] + w[i + 1] + w[i] + w[i + 2 :], w)

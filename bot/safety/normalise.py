@@ -33,12 +33,21 @@ _CONTRACTIONS = {
     "can't": "can not", "cannot": "can not", "won't": "will not", "n't": " not",
     "i'm": "i am", "'re": " are", "'ll": " will", "'ve": " have", "'d": " would",
     "it's": "it is", "that's": "that is", "he's": "he is", "she's": "she is",
-    "there's": "there is", "what's": "what is", "let's": "let us", "'s": "",
+    "there's": "there is", "what's": "what is", "let's": "let us", "'s": " 's",
 }  # fmt: skip
+# the same contractions typed without an apostrophe, and chat shorthand
+_CHAT = {
+    "cant": "can not", "dont": "do not", "doesnt": "does not", "didnt": "did not", "isnt": "is not",
+    "arent": "are not", "wasnt": "was not", "werent": "were not", "shouldnt": "should not",
+    "wouldnt": "would not", "couldnt": "could not", "wont": "will not", "aint": "is not", "im": "i am",
+    "ive": "i have", "lets": "let us", "theyre": "they are", "youre": "you are", "r": "are", "u": "you",
+    "ur": "your", "pls": "please", "ppl": "people",
+}  # fmt: skip
+_CHAT_RE = re.compile(r"\b(" + "|".join(_CHAT) + r")\b(?!['’])")
 _CONTRACTION_RE = re.compile(
     r"\b(can't|cannot|won't|i'm|it's|that's|he's|she's|there's|what's|let's)|(n't|'re|'ll|'ve|'d|'s)\b"
 )
-_TOKEN_RE = re.compile(r"[a-z0-9@$!*+|]*[a-z][a-z0-9@$!*+|]*|[a-z0-9@$!*+|]+|[\"“”.?!,;:\n]")
+_TOKEN_RE = re.compile(r"'s\b|[a-z0-9@$!*+|]*[a-z][a-z0-9@$!*+|]*|[a-z0-9@$!*+|]+|[\"“”.?!,;:\n]")
 _SPACED_RE = re.compile(r"\b(?:[a-z0-9@$!*](?:[ .\-_*]{1,2}|$)){3,}")
 _REPEAT_RE = re.compile(r"(.)\1{2,}")
 _BOUNDARY = frozenset('.?!,;:\n"')
@@ -82,7 +91,10 @@ def _targets() -> frozenset[str]:
 
 @cache
 def _typos() -> dict[str, str]:
-    return lx.typo_variants(_targets())
+    typos = lx.typo_variants(_targets())
+    for variant, word in lx.typo_variants(lx.GROUP_NOUN, min_len=5, substitute=True).items():
+        typos.setdefault(variant, word)  # one letter swapped for another: "muzlims", "wimmen"
+    return typos
 
 
 _GLUE = (
@@ -122,11 +134,15 @@ def _split(word: str) -> list[str] | None:
         return list(max(pairs, key=lambda ab: (sum(w in targets for w in ab), min(map(len, ab)))))
     if n > 24:
         return None
-    for i in range(1, n - 1):
-        for j in range(n - 1, i, -1):
-            a, b, c = word[:i], word[i:j], word[j:]
-            if b in targets and _part(a) and _part(c):
-                return [a, b, c]
+    triples = [
+        (word[:i], word[i:j], word[j:])
+        for i in range(1, n - 1)
+        for j in range(i + 1, n)
+        if _part(word[:i]) and _part(word[i:j]) and _part(word[j:])
+    ]
+    triples = [abc for abc in triples if targets.intersection(abc)]
+    if triples:
+        return list(max(triples, key=lambda abc: (sum(w in targets for w in abc), min(map(len, abc)))))
     return None
 
 
@@ -193,6 +209,10 @@ _PHRASES = (
         "disgust me",
     ),
     (re.compile(r"\b(make|makes|made|making) (my|our) (blood boil|skin crawl|stomach (turn|churn))\b"), "disgust me"),
+    (re.compile(r"\b(piss|pisses|pissing) (me|us) off\b"), "enrage me"),
+    (re.compile(r"\b(drive|drives|driving) (me|us) (crazy|mad|nuts|insane|up the wall)\b"), "enrage me"),
+    (re.compile(r"\b(get|gets|getting) on (my|our) nerves\b"), "enrage me"),
+    (re.compile(r"\b(annoy|annoys|irritate|irritates) the (hell|shit|crap|life) out of (me|us)\b"), "annoy me"),
     (re.compile(r"\b(less than|barely|not even|sub|sub-) ?human\b"), "subhuman"),
     (re.compile(r"\b(get|got|getting) rid of\b"), "eliminate"),
     (re.compile(r"\bput(ting)? an end to\b"), "eliminate"),
@@ -216,14 +236,18 @@ def normalise(text: str) -> Normalised:
     folded = fold(_uncamel(text))
     t = _unspace(folded)
     t = _CONTRACTION_RE.sub(lambda m: _CONTRACTIONS[m.group(0)], t)
+    t = _CHAT_RE.sub(lambda m: _CHAT[m.group(0)], t)
     for rx, repl in _PHRASES:
         t = rx.sub(repl, t)
     tokens: list[str] = []
     for tok in _TOKEN_RE.findall(t):
-        if tok in _BOUNDARY or tok in "“”":
+        if tok == "'s":  # possessive, kept so the owner is not taken for the subject
+            tokens.append(tok)
+        elif tok in _BOUNDARY or tok in "“”":
             tokens.append('"' if tok in "“”" else tok)
         elif tok.isdigit():
             tokens.append(tok)
+
         else:
             tokens.extend(_repair(tok.rstrip("!") or tok))
     return Normalised(raw=text, folded=folded, tokens=tuple(tokens))
