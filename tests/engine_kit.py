@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import torch
@@ -23,9 +24,7 @@ __all__ = [
     "tiny_model",
 ]
 
-GREEDY = SamplingParams(
-    do_sample=False, repetition_penalty=1.0, no_repeat_ngram_size=0, max_new_tokens=16
-)
+GREEDY = SamplingParams(do_sample=False, repetition_penalty=1.0, no_repeat_ngram_size=0, max_new_tokens=16)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -52,7 +51,7 @@ def tiny_model(
         embd_pdrop=0.0,
         attn_pdrop=0.0,
     )
-    return GPT2LMHeadModel(config).to(dtype).eval()
+    return GPT2LMHeadModel(config).to(dtype).eval()  # type: ignore[arg-type]
 
 
 def make_engine(
@@ -113,13 +112,11 @@ def run_engine(
     raise AssertionError("engine did not finish")
 
 
-def hf_greedy(
-    model: GPT2LMHeadModel, prompt: Sequence[int], max_new_tokens: int, **options: object
-) -> list[int]:
+def hf_greedy(model: GPT2LMHeadModel, prompt: Sequence[int], max_new_tokens: int, **options: Any) -> list[int]:
     """`generate(do_sample=False)` on one prompt; the generated ids."""
     ids = torch.tensor([list(prompt)])
     with torch.inference_mode():
-        out = model.generate(  # type: ignore[operator]
+        out = model.generate(  # type: ignore[misc]
             ids,
             attention_mask=torch.ones_like(ids),
             do_sample=False,

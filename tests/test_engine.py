@@ -54,7 +54,7 @@ def test_greedy_single_prompts_equal_transformers(model, tokenizer, prompts) -> 
         assert list(gen.token_ids) == _expected(model, prompt, GREEDY)
         assert gen.finish_reason is FinishReason.LENGTH
         assert gen.prompt_tokens == len(prompt)
-        assert gen.text == tokenizer.decode(gen.token_ids)
+        assert gen.text == tokenizer.decode(list(gen.token_ids))
 
 
 def test_batch_of_different_lengths_equals_one_at_a_time(model, tokenizer, prompts) -> None:
@@ -195,9 +195,7 @@ def test_cancel_running_and_waiting(model, tokenizer, prompts) -> None:
 
 def test_more_requests_than_slots_wait_their_turn(model, tokenizer, prompts) -> None:
     engine = make_engine(model, tokenizer, max_batch=3)
-    requests = [
-        EngineRequest(i, prompts[i % 4], replace(GREEDY, max_new_tokens=4 + i)) for i in range(7)
-    ]
+    requests = [EngineRequest(i, prompts[i % 4], replace(GREEDY, max_new_tokens=4 + i)) for i in range(7)]
     run = run_engine(engine, requests)
     assert max(run.batch_sizes) == 3
     assert engine.active() == 0
@@ -228,9 +226,7 @@ def test_a_failed_step_drops_its_rows_and_the_engine_goes_on(model, tokenizer, p
     with pytest.raises(EngineStepError) as info:
         engine.step()
     assert info.value.failed == (1,)
-    assert [u.generation.finish_reason for u in info.value.updates if u.generation] == [
-        FinishReason.CANCELLED
-    ]
+    assert [u.generation.finish_reason for u in info.value.updates if u.generation] == [FinishReason.CANCELLED]
     assert engine.active() == 0
     engine._forward.decode = original  # type: ignore[method-assign]
     gen = run_engine(engine, [EngineRequest(3, prompts[3], GREEDY)]).generations[3]

@@ -99,6 +99,6 @@ def test_sampled_tokens_survive_transformers_processors(model, tokenizer, prompt
         for token in out[request.request_id]:
             ids = torch.tensor([sequence])
             with torch.inference_mode():
-                scores = processors(ids, model(ids).logits[:, -1].float())
+                scores = processors(ids, model(ids).logits[:, -1].float())  # type: ignore[arg-type]
             assert torch.isfinite(scores[0, token]), (request.request_id, len(sequence))
             sequence.append(token)

@@ -42,6 +42,7 @@ class BatchState:
         self.n_positions = n_positions
         self.vocab_size = vocab_size
         self.device = device
+
         def longs(*shape: int) -> torch.Tensor:
             return torch.zeros(shape, dtype=torch.long, device=device)
 

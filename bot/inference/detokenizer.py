@@ -10,18 +10,10 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Protocol
 
-__all__ = ["TextStream", "TokenBytes", "TokenizerLike"]
+from transformers import PreTrainedTokenizerBase
 
-
-class TokenizerLike(Protocol):
-    """The part of a `transformers` tokenizer the engine uses."""
-
-    @property
-    def all_special_ids(self) -> list[int]: ...
-
-    def convert_ids_to_tokens(self, ids: list[int]) -> list[str | None]: ...
+__all__ = ["TextStream", "TokenBytes"]
 
 
 @lru_cache(maxsize=1)
@@ -41,12 +33,13 @@ def _byte_decoder() -> dict[str, int]:
 class TokenBytes:
     """The byte string of every token id below `vocab_size`."""
 
-    def __init__(self, tokenizer: TokenizerLike, vocab_size: int) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, vocab_size: int) -> None:
         decoder = _byte_decoder()
         special = set(tokenizer.all_special_ids)
         table: list[bytes] = []
-        for token_id, token in enumerate(tokenizer.convert_ids_to_tokens(list(range(vocab_size)))):
-            if token is None or token_id in special:
+        tokens = tokenizer.convert_ids_to_tokens(list(range(vocab_size)))
+        for token_id, token in enumerate(tokens):
+            if not token or token_id in special:  # None past the tokenizer's vocabulary
                 table.append(b"")
             elif all(ch in decoder for ch in token):
                 table.append(bytes(decoder[ch] for ch in token))

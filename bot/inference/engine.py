@@ -26,11 +26,11 @@ from collections import deque
 from dataclasses import dataclass
 
 import torch
-from transformers import GPT2LMHeadModel
+from transformers import GPT2LMHeadModel, PreTrainedTokenizerBase
 
 from bot.inference.batchstate import BatchState, to_device
 from bot.inference.beam import beam_search
-from bot.inference.detokenizer import TokenBytes, TokenizerLike
+from bot.inference.detokenizer import TokenBytes
 from bot.inference.gpt2 import Gpt2Forward, Gpt2Weights
 from bot.inference.graphs import DecodeGraphs, batch_buckets, length_buckets
 from bot.inference.kvcache import SlotKvCache
@@ -77,7 +77,7 @@ class BatchEngine:
     def __init__(
         self,
         model: GPT2LMHeadModel,
-        tokenizer: TokenizerLike,
+        tokenizer: PreTrainedTokenizerBase,
         info: ModelInfo,
         max_batch: int = 64,
         *,
@@ -124,9 +124,7 @@ class BatchEngine:
             )
             self._forward = Gpt2Forward(weights, self._cache)
             score_dtype = torch.float64 if param.dtype == torch.float64 else torch.float32
-            self._state = BatchState(
-                slots, self.n_positions, self.vocab_size, self.device, score_dtype
-            )
+            self._state = BatchState(slots, self.n_positions, self.vocab_size, self.device, score_dtype)
             self._graphs: DecodeGraphs | None = None
             if use_graphs:
                 self._graphs = DecodeGraphs(
@@ -290,9 +288,7 @@ class BatchEngine:
         greedy = scores.argmax(dim=1)
         if not plan.sample:
             return greedy
-        values, ids = candidates(
-            scores, s.temperature[:batch], s.top_k[:batch], s.top_p[:batch], plan.limit
-        )
+        values, ids = candidates(scores, s.temperature[:batch], s.top_k[:batch], s.top_p[:batch], plan.limit)
         sampled = draw(values, ids, uniforms(s.seeds[:batch], s.steps[:batch]))
         return torch.where(s.do_sample[:batch], sampled, greedy)
 

@@ -27,9 +27,7 @@ class Row:
     largest_batch: int = 0
 
     @classmethod
-    def start(
-        cls, request: EngineRequest, table: TokenBytes, seed: int, added_at: float, now: float
-    ) -> Row:
+    def start(cls, request: EngineRequest, table: TokenBytes, seed: int, added_at: float, now: float) -> Row:
         return cls(
             request=request,
             seed=seed,
