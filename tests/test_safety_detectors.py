@@ -34,6 +34,19 @@ def harms(text: str) -> dict[Category, float]:
         "Immigrants think they are special. I hate them.",  # pronoun in the next sentence
         "Trans people are never going to be equal to us.",  # negated positive
         "1mm1gr4nts are v3rm1n",
+        "I can't stand Muslims.",  # set phrase → hate
+        "Refugees make my blood boil.",
+        "Why are gay people so disgusting?",  # inverted question
+        "Filthy immigrants everywhere.",  # attributive insult
+        "Immigrants steal everything they touch.",  # derogatory verb with the group as subject
+        "Women should stay in the kitchen where they belong.",  # implicit: place
+        "Keep the immigrants out of our country.",  # implicit: exclusion
+        "A dog is worth more than a Muslim.",  # implicit: comparison
+        "I would never hire a woman.",  # implicit: distrust
+        "Trans people are not real people.",
+        "We need to deport all refugees.",  # exclusion with the group as object
+        "Gaypeople are scum.",  # run together
+        "IHateMuslims",
     ],
 )
 def test_targeted_hate_scores_high(text: str) -> None:
@@ -56,10 +69,40 @@ def test_targeted_hate_scores_high(text: str) -> None:
         "I'm a fag and proud of it.",  # reclaimed
         "The queer film festival is this weekend.",
         "My sister is a woman who hates spiders.",
+        "It's not true that immigrants are lazy.",  # negated complement
+        "People who call Muslims terrorists need to educate themselves.",  # relative clause
+        "Hating Muslims is bigotry, plain and simple.",  # condemned gerund
+        "It's sad that some people still hate immigrants.",  # someone else's feeling
+        "Immigrants were attacked in the city centre last night.",  # the group as victim
+        "We need to remove the barriers disabled people face at work.",  # not the object
+        "The women's rugby match was brutal but fair.",  # possessive
+        "Black women with breast cancer deserve better screening.",
+        "Referees are blind idiots.",  # not a group
+        "I can't stand up for long after the surgery.",
+        "We put the black garbage bags out on Tuesday.",
     ],
 )
 def test_hard_negatives_score_low(text: str) -> None:
     assert hate(text) < 0.5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'People who say "Muslims are terrorists" are bigots.',
+        "Saying that gay people are freaks is homophobic.",
+        'I reported the comment that said "women are worthless".',
+        "Claiming that immigrants are criminals is a lie.",
+        "Calling disabled people useless is ableist.",
+        "I'm a fag and proud of it.",  # reclaimed
+    ],
+)
+def test_counter_speech_and_reclaimed_slurs_stay_under_the_strict_threshold(text: str) -> None:
+    assert hate(text) < 0.2  # strict blocks slur_hate at 0.2
+
+
+def test_weak_evidence_sits_between_the_strict_and_standard_thresholds() -> None:
+    assert 0.2 <= hate("Why do we even let Muslims into this country?") < 0.5
 
 
 def test_threats_need_intent_and_a_target() -> None:

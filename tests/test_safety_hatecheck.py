@@ -8,6 +8,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.safety.hate import detect_hate
 from bot.safety.normalise import normalise
 
@@ -29,6 +31,26 @@ def test_rules_beat_chance_on_a_dev_sample() -> None:
     recall = sum(by_case[id(c)] for c in pos) / len(pos)
     fpr = sum(by_case[id(c)] for c in neg) / len(neg)
     assert (recall + 1 - fpr) / 2 >= 0.75, (recall, fpr)
+
+
+_PROBES = Path(__file__).resolve().parent / "fixtures" / "safety"
+
+
+@pytest.mark.parametrize("name", ["hate_probes.tsv", "hate_probes_2.tsv"])
+def test_project_probes_generalise(name: str) -> None:
+    """The project's own probes (no HateCheck text): other groups, wordings and shapes."""
+    rows = [
+        line.split("\t", 2)
+        for line in (_PROBES / name).read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    scores = [
+        (label == "h", max((h.score for h in detect_hate(normalise(text))), default=0.0)) for label, _, text in rows
+    ]
+    for threshold in (0.5, 0.2):  # standard and strict block thresholds
+        recall = sum(s >= threshold for h, s in scores if h) / sum(h for h, _ in scores)
+        fpr = sum(s >= threshold for h, s in scores if not h) / sum(not h for h, _ in scores)
+        assert recall >= 0.9 and fpr <= 0.05, (name, threshold, recall, fpr)
 
 
 def test_split_keeps_template_families_apart() -> None:

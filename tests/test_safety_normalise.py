@@ -20,6 +20,17 @@ from bot.safety.normalise import normalise
         ("Muslms are scum", "muslims are scum"),  # dropped letter
         ("klil", "kill"),  # swapped letters
         ("Ihate Muslims", "i hate muslims"),  # words run together
+        ("gaypeople", "gay people"),
+        ("muslimscum", "muslim scum"),  # the most even cut, not "muslims cum"
+        ("jewsarerats", "jews are rats"),  # three words
+        ("IHateWomen", "i hate women"),  # CamelCase
+        ("h8", "hate"),  # rebus
+        ("muzlims", "muslims"),  # one letter substituted in an identity noun
+        ("sc*m", "scum"),  # a masked letter
+        ("u r", "you are"),  # chat shorthand
+        ("I cant stand", "i hate"),  # set phrase, typed without an apostrophe
+        ("makes me sick", "disgust me"),
+        ("the women's team", "the women 's team"),  # possessive kept
         ("get rid of", "eliminate"),
         ("isn't", "is not"),
     ],

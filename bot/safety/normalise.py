@@ -84,8 +84,11 @@ def _english() -> frozenset[str]:
 def _targets() -> frozenset[str]:
     """Words worth repairing towards: everything the detectors look for."""
     sets = (lx.GROUP_NOUN, lx.GROUP_ADJ, lx.SLUR_STRONG, lx.SLUR_MILD, lx.SLUR_GENDERED,
-            lx.DEHUM, lx.ABUSE_NOUN, lx.PROFANITY_STRONG, lx.SEXUAL_EXPLICIT, lx.EMOTE_NOUN)  # fmt: skip
-    words = lx.forms(lx.EMOTE_OBJ | lx.EMOTE_SUBJ | lx.THREAT_VERB | lx.POSITIVE | lx.DEROG_ADJ)
+            lx.DEHUM, lx.ABUSE_NOUN, lx.PROFANITY_STRONG, lx.SEXUAL_EXPLICIT, lx.EMOTE_NOUN,
+            lx.THREAT_IRREGULAR, lx.ABLE_HEADS)  # fmt: skip
+    words = lx.forms(
+        lx.EMOTE_OBJ | lx.EMOTE_SUBJ | lx.THREAT_VERB | lx.POSITIVE | lx.DEROG_ADJ | lx.DEROG_VERB | lx.EXCLUDE_VERB
+    )
     return frozenset().union(*sets) | words
 
 
