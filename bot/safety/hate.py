@@ -21,6 +21,7 @@ from bot.safety.categories import Category, Hit
 from bot.safety.clauses import INTENT, Role, Sentence, negated, role_of, sentences
 from bot.safety.implicit import implicit_matches
 from bot.safety.normalise import Normalised
+from bot.safety.slurs import QUEER_ADJ_OF, slur_hits
 
 __all__ = ["COUNTER_FACTOR", "detect_hate", "group_positions"]
 
@@ -47,16 +48,6 @@ _THIRD = frozenset(
     "he she they people someone somebody some many others anyone anybody who those everyone "
     "everybody nobody racists bigots men guys folks".split()
 )
-_QUEER_ADJ_OF = lx.ABLE_HEADS | frozenset(
-    "culture community rights studies theory representation liberation identity youth joy "
-    "pride history art scene space spaces friends icon icons couple couples love film "
-    "films characters people's activists".split()
-)
-_SLUR_DET = frozenset(
-    "a an the you another common stupid dumb fucking filthy dirty all these those many "
-    "that her his such typical some".split()
-)
-_RECLAIM = frozenset("i me my myself we us our ourselves fellow proud".split())
 # words between a group and a loose predicate that signal some other relation ("women with cancer")
 _PREP = frozenset("with from of about against for on in by to has have had face faces facing suffer suffering".split())
 _MEDICAL = frozenset(
@@ -77,7 +68,7 @@ def group_positions(tokens: tuple[str, ...]) -> list[int]:
     out: list[int] = []
     for i, t in enumerate(tokens):
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-        if t == "queer" and nxt not in _QUEER_ADJ_OF:
+        if t == "queer" and nxt not in QUEER_ADJ_OF:
             continue
         if t in lx.GROUP_NOUN:
             out.append(i)
@@ -261,36 +252,6 @@ def _evidence(s: Sentence, targets: list[int]) -> list[tuple[float, str, int]]:
     return found
 
 
-def _slurs(s: Sentence, context: frozenset[str]) -> list[tuple[float, str, int]]:
-    found: list[tuple[float, str, int]] = []
-    toks = s.tokens
-    for p, tok in enumerate(toks):
-        base = tok[:-1] if tok.endswith("s") and tok[:-1] in lx.HOMONYM_CONTEXT else tok
-        if base in lx.HOMONYM_CONTEXT and context & lx.HOMONYM_CONTEXT[base]:
-            continue
-        prev = toks[p - 1] if p else ""
-        if tok in lx.SLUR_STRONG or tok in ("queers",):
-            score, rule = 0.95, "slur.strong"
-        elif tok == "queer" and (prev in _SLUR_DET or p + 1 == len(toks) or not p):
-            if p + 1 < len(toks) and toks[p + 1] in _QUEER_ADJ_OF:
-                continue
-            score, rule = 0.9, "slur.strong"
-        elif tok in lx.SLUR_MILD:
-            score, rule = 0.45, "slur.mild"
-        elif tok in lx.SLUR_GENDERED and (prev in _SLUR_DET or (tok.endswith("s") and p < 2)):
-            score, rule = 0.6, "slur.gendered"
-        else:
-            continue
-        if any(w in _RECLAIM for w in toks):
-            score, rule = min(score, COUNTER_FACTOR), rule + ".reclaimed"
-        found.append((score, rule, p))
-    text = " ".join(toks)
-    for phrase in lx.SLUR_PHRASES:
-        if phrase in text:
-            found.append((0.95, "slur.strong", text[: text.index(phrase)].count(" ")))
-    return found
-
-
 def detect_hate(norm: Normalised) -> list[Hit]:
     sents = sentences(norm.tokens)
     context = frozenset(norm.tokens)
@@ -299,7 +260,7 @@ def detect_hate(norm: Normalised) -> list[Hit]:
     hits: list[Hit] = []
     for i, s in enumerate(sents):
         near = any(has_group[max(0, i - 1) : i + 2])
-        items = _slurs(s, context) + _evidence(s, _targets(s, near))
+        items = slur_hits(s, context, COUNTER_FACTOR) + _evidence(s, _targets(s, near))
         for score, rule, p in items:
             if s.reported(p) or (counter_text and any(s.quoted)) or _condemned(s.tokens, p):
                 score, rule = min(score, 1.0) * COUNTER_FACTOR, rule + ".counter"

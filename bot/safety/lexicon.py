@@ -1,7 +1,9 @@
 """Word lists for matching, grouped by role, plus inflection and typo variants.
 
-The lists are data written for this project from general knowledge of abusive language;
-they were checked against the *dev* half of HateCheck only (see bench/safety_hatecheck.py).
+The lists are data written for this project from general knowledge of abusive language,
+broadened by category (groups, dehumanising comparisons, derogatory predicates, emotions,
+exclusion, violence) rather than from any dataset's sentences; they were checked against the
+*dev* half of HateCheck (see bench/safety_hatecheck.py) and the project's own probe sets.
 Entries are lemmas; `forms()` adds plural, past, -ing and comparative forms, and
 `typo_variants()` adds one-letter deletions and adjacent swaps for obfuscation.
 """
