@@ -13,7 +13,15 @@ from collections.abc import Sequence
 
 import torch
 
-from bot.inference.sampling import SamplingPlan, is_sampled
+from bot.inference.sampling import (
+    SamplingPlan,
+    apply_repetition_penalty,
+    ban_repeated_ngrams,
+    candidates,
+    draw,
+    is_sampled,
+    uniforms,
+)
 from bot.inference.types import SamplingParams
 
 __all__ = ["BatchState", "to_device"]
@@ -114,5 +122,19 @@ class BatchState:
         self.tokens[start:stop] = 0
         self.positions[start:stop] = 0
 
-    def plan(self, rows: Sequence[SamplingParams]) -> SamplingPlan:
-        return SamplingPlan.of(rows, self.vocab_size)
+    def choose(self, logits: torch.Tensor, batch: int, span: int, plan: SamplingPlan) -> torch.Tensor:
+        """The next token of rows `0..B-1` from their logits `[B, V]`, each with its own
+        settings; `span` bounds the rows' lengths (history read by the penalties)."""
+        scores = logits if logits.dtype == torch.float64 else logits.float()
+        history, lengths = self.history[:batch, :span], self.positions[:batch] + 1
+        if plan.penalty:
+            scores = apply_repetition_penalty(scores, history, lengths, self.penalty[:batch])
+        if plan.max_ngram:
+            ngram = self.ngram[:batch]
+            scores = ban_repeated_ngrams(scores, history, lengths, ngram, plan.max_ngram)
+        greedy = scores.argmax(dim=1)
+        if not plan.sample:
+            return greedy
+        values, ids = candidates(scores, self.temperature[:batch], self.top_k[:batch], self.top_p[:batch], plan.limit)
+        sampled = draw(values, ids, uniforms(self.seeds[:batch], self.steps[:batch]))
+        return torch.where(self.do_sample[:batch], sampled, greedy)

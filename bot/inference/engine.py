@@ -28,41 +28,24 @@ from dataclasses import dataclass
 import torch
 from transformers import GPT2LMHeadModel, PreTrainedTokenizerBase
 
+from bot.inference.admission import check_request
 from bot.inference.batchstate import BatchState, to_device
 from bot.inference.beam import beam_search
 from bot.inference.detokenizer import TokenBytes
 from bot.inference.gpt2 import Gpt2Forward, Gpt2Weights
 from bot.inference.graphs import DecodeGraphs, batch_buckets, length_buckets
 from bot.inference.kvcache import SlotKvCache
-from bot.inference.rows import Row
-from bot.inference.sampling import (
-    SamplingPlan,
-    apply_repetition_penalty,
-    ban_repeated_ngrams,
-    candidates,
-    draw,
-    uniforms,
-)
-from bot.inference.stops import compile_stop
+from bot.inference.rows import EngineStepError, Row, cancelled_before_start
+from bot.inference.sampling import SamplingPlan
 from bot.inference.types import (
     EngineRequest,
     EngineUpdate,
     FinishReason,
-    Generation,
     ModelInfo,
     StepResult,
 )
 
 __all__ = ["BatchEngine", "EngineStepError"]
-
-
-class EngineStepError(RuntimeError):
-    """A step failed; `failed` requests were dropped, `updates` still need delivering."""
-
-    def __init__(self, failed: tuple[int, ...], updates: tuple[EngineUpdate, ...]) -> None:
-        self.failed = failed
-        self.updates = updates
-        super().__init__(f"engine step failed for requests {list(failed)}")
 
 
 @dataclass(frozen=True)
@@ -139,7 +122,9 @@ class BatchEngine:
     # --- the Engine protocol -----------------------------------------------------------
 
     def add(self, request: EngineRequest) -> None:
-        self._validate(request)
+        if request.request_id in self._ids:
+            raise ValueError(f"request id {request.request_id} is already active")
+        check_request(request, self.vocab_size, self.n_positions, self.clip_to_window)
         queue = self._beams if request.params.num_beams > 1 else self._waiting
         queue.append(_Waiting(request, time.perf_counter()))
         self._ids.add(request.request_id)
@@ -173,7 +158,8 @@ class BatchEngine:
                 chosen = self._decode(batch)
                 self._collect(chosen, batch, updates)
             except Exception as exc:
-                failed.extend(row.request_id for row in self._rows)
+                done = {u.request_id for u in updates if u.finished}
+                failed.extend(r.request_id for r in self._rows if r.request_id not in done)
                 self._reset()
                 errors.append(exc)
         if failed:
@@ -181,33 +167,6 @@ class BatchEngine:
         return StepResult(batch_size=batch + beams, updates=tuple(updates))
 
     # --- admission ---------------------------------------------------------------------
-
-    def _validate(self, request: EngineRequest) -> None:
-        p, prompt = request.params, request.prompt_ids
-        problems = []
-        if request.request_id in self._ids:
-            problems.append(f"request id {request.request_id} is already active")
-        if not prompt:
-            problems.append("the prompt is empty")
-        elif min(prompt) < 0 or max(prompt) >= self.vocab_size:
-            problems.append(f"prompt token ids must be in [0, {self.vocab_size})")
-        if p.max_new_tokens < 1:
-            problems.append("max_new_tokens must be at least 1")
-        if p.num_beams < 1 or p.top_k < 0 or p.no_repeat_ngram_size < 0:
-            problems.append("num_beams >= 1, top_k >= 0 and no_repeat_ngram_size >= 0 required")
-        if not 0.0 < p.top_p <= 1.0 or p.temperature < 0 or p.repetition_penalty <= 0:
-            problems.append("need 0 < top_p <= 1, temperature >= 0, repetition_penalty > 0")
-        fits = len(prompt) + p.max_new_tokens <= self.n_positions
-        clip = self.clip_to_window and p.num_beams == 1 and len(prompt) < self.n_positions
-        if not fits and not clip:
-            problems.append(
-                f"prompt ({len(prompt)} tokens) + max_new_tokens ({p.max_new_tokens}) "
-                f"exceeds the {self.n_positions}-position window"
-            )
-        if problems:
-            raise ValueError("; ".join(problems))
-        if request.stop_pattern:
-            compile_stop(request.stop_pattern)
 
     def _admit(self, failed: list[int], errors: list[Exception]) -> None:
         budget = self.max_prefill_tokens
@@ -270,27 +229,12 @@ class BatchEngine:
             logits = self._graphs.run(batch, span)
         else:
             logits = self._forward.decode(state.tokens[:batch], state.positions[:batch], span)
-        chosen = self._choose(logits, batch, span)
+        if self._plan is None:
+            self._plan = SamplingPlan.of([row.request.params for row in self._rows], self.vocab_size)
+        chosen = state.choose(logits, batch, span, self._plan)
         state.advance(chosen)
         tokens: list[int] = chosen.tolist()  # the one host synchronisation of the step
         return tokens
-
-    def _choose(self, logits: torch.Tensor, batch: int, span: int) -> torch.Tensor:
-        if self._plan is None:
-            self._plan = self._state.plan([row.request.params for row in self._rows])
-        plan, s = self._plan, self._state
-        scores = logits if logits.dtype == torch.float64 else logits.float()
-        history, lengths = s.history[:batch, :span], s.positions[:batch] + 1
-        if plan.penalty:
-            scores = apply_repetition_penalty(scores, history, lengths, s.penalty[:batch])
-        if plan.max_ngram:
-            scores = ban_repeated_ngrams(scores, history, lengths, s.ngram[:batch], plan.max_ngram)
-        greedy = scores.argmax(dim=1)
-        if not plan.sample:
-            return greedy
-        values, ids = candidates(scores, s.temperature[:batch], s.top_k[:batch], s.top_p[:batch], plan.limit)
-        sampled = draw(values, ids, uniforms(s.seeds[:batch], s.steps[:batch]))
-        return torch.where(s.do_sample[:batch], sampled, greedy)
 
     def _collect(self, chosen: list[int], batch: int, updates: list[EngineUpdate]) -> None:
         done: list[int] = []
@@ -314,7 +258,7 @@ class BatchEngine:
         for queue in (self._waiting, self._beams):
             for item in [w for w in queue if w.request.request_id in self._cancelled]:
                 queue.remove(item)
-                updates.append(_cancelled_before_start(item, now))
+                updates.append(cancelled_before_start(item.request, item.added_at, now))
                 self._ids.discard(item.request.request_id)
         done = [i for i, row in enumerate(self._rows) if row.request_id in self._cancelled]
         for index in done:
@@ -349,15 +293,3 @@ class BatchEngine:
         self._state.clear(0, len(self._rows))
         self._rows.clear()
         self._plan = None
-
-
-def _cancelled_before_start(item: _Waiting, now: float) -> EngineUpdate:
-    generation = Generation(
-        text="",
-        token_ids=(),
-        finish_reason=FinishReason.CANCELLED,
-        prompt_tokens=len(item.request.prompt_ids),
-        batch_size=1,
-        queued_s=now - item.added_at,
-    )
-    return EngineUpdate(item.request.request_id, finished=True, generation=generation)

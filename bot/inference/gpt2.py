@@ -174,10 +174,11 @@ class Gpt2Forward:
                 self.cache.write_prompt(index, slot, k, v)
                 break
             qkv = torch.addmm(block.attn_b, h, block.attn_w)
-            q, k, v = qkv.view(count, 3, heads, hd).permute(1, 2, 0, 3).unbind(0)
-            self.cache.write_prompt(index, slot, k, v)
+            # 4-D [1, H, P, hd] views: SDPA's fused CPU kernel takes them (3-D falls back)
+            q, k, v = qkv.view(1, count, 3, heads, hd).permute(2, 0, 3, 1, 4).unbind(0)
+            self.cache.write_prompt(index, slot, k[0], v[0])
             attn = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=block.scale)
-            attn = attn.transpose(0, 1).reshape(count, d)
+            attn = attn[0].transpose(0, 1).reshape(count, d)
             x = x + torch.addmm(block.proj_b, attn, block.proj_w)
             x = self._mlp(x, block)
 

@@ -78,7 +78,8 @@ class DecodeGraphs:
         for b in reversed(self.batch_buckets):
             for t in reversed(self.spans):
                 graph = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(graph, pool=pool):
+                # capture on the warmed-up stream (its cuBLAS workspace already exists)
+                with torch.cuda.graph(graph, pool=pool, stream=side):
                     out = self._run_eager(b, t)
                 self._graphs[(b, t)] = (graph, out)
         torch.cuda.synchronize()

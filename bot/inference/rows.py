@@ -8,7 +8,29 @@ from bot.inference.detokenizer import TextStream, TokenBytes
 from bot.inference.stops import StopScanner
 from bot.inference.types import EngineRequest, EngineUpdate, FinishReason, Generation
 
-__all__ = ["Row"]
+__all__ = ["EngineStepError", "Row", "cancelled_before_start"]
+
+
+class EngineStepError(RuntimeError):
+    """A step failed; `failed` requests were dropped, `updates` still need delivering."""
+
+    def __init__(self, failed: tuple[int, ...], updates: tuple[EngineUpdate, ...]) -> None:
+        self.failed = failed
+        self.updates = updates
+        super().__init__(f"engine step failed for requests {list(failed)}")
+
+
+def cancelled_before_start(request: EngineRequest, added_at: float, now: float) -> EngineUpdate:
+    """The final update of a request cancelled while it still waited for a slot."""
+    generation = Generation(
+        text="",
+        token_ids=(),
+        finish_reason=FinishReason.CANCELLED,
+        prompt_tokens=len(request.prompt_ids),
+        batch_size=1,
+        queued_s=now - added_at,
+    )
+    return EngineUpdate(request.request_id, finished=True, generation=generation)
 
 
 @dataclass
