@@ -1,15 +1,22 @@
 """The lean GPT-2 forward against HF's: prefill + batched decode at per-row positions, slot
-moves, and the CUDA-graph bucket arithmetic (the graphs themselves need a GPU)."""
+moves, and the CUDA-graph bucket padding run eagerly (capture itself needs a GPU)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import torch
 
 from bot.inference.gpt2 import Gpt2Forward, Gpt2Weights
-from bot.inference.graphs import batch_buckets, length_buckets
+from bot.inference.graphs import DecodeGraphs, batch_buckets, length_buckets
 from bot.inference.kvcache import SlotKvCache
+from bot.inference.types import EngineRequest
 from tests.engine_kit import (
+    GREEDY,
+    hf_greedy,
+    make_engine,
     one_thread,  # noqa: F401  (autouse fixture)
+    run_engine,
     tiny_model,
 )
 
@@ -74,3 +81,26 @@ def test_bucket_lists() -> None:
     assert batch_buckets(100) == (1, 2, 4, 8, 16, 32, 64, 100)
     assert length_buckets(1024) == (128, 256, 512, 1024)
     assert length_buckets(64) == (64,)
+
+
+def test_padded_bucket_decode_matches_unpadded(tokenizer) -> None:
+    """The CUDA-graph path pads rows to a batch bucket and the span to a length bucket; run
+    that padding eagerly on CPU: real rows must decode exactly as without it."""
+    model = tiny_model(seed=7, n_positions=128)
+    engine = make_engine(model, tokenizer, max_batch=8)
+    engine._cache.reserve(8, 128)  # padded rows use free slots: make them exist
+    engine._graphs = DecodeGraphs(
+        engine._forward, engine._state.tokens, engine._state.positions,
+        (1, 2, 4, 8), (16, 64, 128), replay=False,
+    )  # fmt: skip
+    prompts = [tuple(tokenizer.encode(t)) for t in ("Hi there", "A much longer prompt here", "x")]
+    lengths = (12, 5, 9)
+    requests = [
+        EngineRequest(i, p, replace(GREEDY, max_new_tokens=n))
+        for i, (p, n) in enumerate(zip(prompts, lengths, strict=True))
+    ]
+    run = run_engine(engine, requests[:2], joins={3: requests[2:]})
+    assert 3 in run.batch_sizes  # batch 3 ran padded to the 4-row bucket
+    for request in requests:
+        expected = hf_greedy(model, request.prompt_ids, request.params.max_new_tokens)
+        assert list(run.generations[request.request_id].token_ids) == expected
