@@ -82,6 +82,9 @@ class InferenceSection:
     max_batch: int = _opt(64, "most requests decoded together", lo=1, hi=256)
     max_queue: int = _opt(256, "waiting requests beyond this are answered 'busy'", lo=1, hi=100_000)
     timeout_s: float = _opt(120.0, "a request waiting + generating longer fails", lo=1.0, hi=3600.0)
+    max_prefill_tokens: int = _opt(
+        0, "prompt tokens prefilled per step while others wait (0 = auto: 4096 on GPU, 1024 on CPU)", lo=0, hi=65_536
+    )
     cuda_graphs: bool = _opt(True, "capture CUDA graphs for decode steps on GPU")
 
 

@@ -122,6 +122,20 @@ async def test_step_failure_fails_running_requests_and_keeps_serving(
     assert (await queue.submit(request("a"))).text.startswith("reply")
 
 
+async def test_a_partly_failed_step_fails_only_its_request(rig: Rig) -> None:
+    engine, queue = rig
+    engine.steps = 1
+    engine.gate.clear()
+    doomed = asyncio.create_task(queue.submit(request("a")))  # request 1
+    healthy = asyncio.create_task(queue.submit(request("b")))  # request 2
+    await until(lambda: queue.stats().running == 2)
+    engine.fail_request = 1
+    engine.gate.set()
+    with pytest.raises(GenerationError):
+        await doomed
+    assert (await healthy).text == "reply 2"  # finished in the failed step, still delivered
+
+
 async def test_prompt_that_cannot_fit_is_an_error(rig: Rig) -> None:
     _, queue = rig
     with pytest.raises(GenerationError, match="too long"):

@@ -35,10 +35,11 @@ from bot.inference.detokenizer import TokenBytes
 from bot.inference.gpt2 import Gpt2Forward, Gpt2Weights
 from bot.inference.graphs import DecodeGraphs, batch_buckets, length_buckets
 from bot.inference.kvcache import SlotKvCache
-from bot.inference.rows import EngineStepError, Row, cancelled_before_start
+from bot.inference.rows import Row, cancelled_before_start
 from bot.inference.sampling import SamplingPlan
 from bot.inference.types import (
     EngineRequest,
+    EngineStepError,
     EngineUpdate,
     FinishReason,
     ModelInfo,

@@ -11,11 +11,13 @@ others, and the engine merges them into the running batch. A full queue raises
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bot import messages
@@ -23,6 +25,8 @@ from bot.errors import GenerationCancelled, GenerationError, GenerationTimeout, 
 from bot.inference.types import (
     Engine,
     EngineRequest,
+    EngineStepError,
+    EngineUpdate,
     FinishReason,
     Generation,
     GenerationRequest,
@@ -203,6 +207,15 @@ class InferenceQueue:
     def _step(self) -> None:
         try:
             result = self._engine.step()
+        except EngineStepError as exc:
+            log.error("inference step failed for %d request(s)", len(exc.failed), exc_info=exc.__cause__ or exc)
+            with self._cond:
+                self._deliver(exc.updates)
+                for request_id in exc.failed:
+                    job = self._running.get(request_id)
+                    if job is not None:
+                        self._finish(job, error=GenerationError("the model failed during generation"))
+            return
         except Exception:
             log.exception("inference step failed; failing the %d running requests", len(self._running))
             with self._cond:
@@ -212,26 +225,21 @@ class InferenceQueue:
             return
         with self._cond:
             self._count_step(result.batch_size)
-            for update in result.updates:
-                job = self._running.get(update.request_id)
-                if job is None or not update.finished or update.generation is None:
-                    continue
-                gen = update.generation
-                if gen.finish_reason is FinishReason.CANCELLED:
-                    self._finish(job, error=GenerationCancelled(f"request {job.id} cancelled"))
-                    continue
-                self._counters.tokens += len(gen.token_ids)
-                now = time.monotonic()
-                timed = Generation(
-                    text=gen.text,
-                    token_ids=gen.token_ids,
-                    finish_reason=gen.finish_reason,
-                    prompt_tokens=gen.prompt_tokens,
-                    batch_size=gen.batch_size,
-                    queued_s=job.started - job.enqueued,
-                    generated_s=now - job.started,
-                )
-                self._finish(job, result=timed)
+            self._deliver(result.updates)
+
+    def _deliver(self, updates: Iterable[EngineUpdate]) -> None:
+        for update in updates:
+            job = self._running.get(update.request_id)
+            if job is None or not update.finished or update.generation is None:
+                continue
+            gen = update.generation
+            if gen.finish_reason is FinishReason.CANCELLED:
+                self._finish(job, error=GenerationCancelled(f"request {job.id} cancelled"))
+                continue
+            self._counters.tokens += len(gen.token_ids)
+            now = time.monotonic()
+            timed = dataclasses.replace(gen, queued_s=job.started - job.enqueued, generated_s=now - job.started)
+            self._finish(job, result=timed)
 
     def _finish(self, job: _Job, *, result: Generation | None = None, error: Exception | None = None) -> None:
         self._running.pop(job.id, None)

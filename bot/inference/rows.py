@@ -8,16 +8,7 @@ from bot.inference.detokenizer import TextStream, TokenBytes
 from bot.inference.stops import StopScanner
 from bot.inference.types import EngineRequest, EngineUpdate, FinishReason, Generation
 
-__all__ = ["EngineStepError", "Row", "cancelled_before_start"]
-
-
-class EngineStepError(RuntimeError):
-    """A step failed; `failed` requests were dropped, `updates` still need delivering."""
-
-    def __init__(self, failed: tuple[int, ...], updates: tuple[EngineUpdate, ...]) -> None:
-        self.failed = failed
-        self.updates = updates
-        super().__init__(f"engine step failed for requests {list(failed)}")
+__all__ = ["Row", "cancelled_before_start"]
 
 
 def cancelled_before_start(request: EngineRequest, added_at: float, now: float) -> EngineUpdate:

@@ -14,6 +14,7 @@ from typing import Protocol
 __all__ = [
     "Engine",
     "EngineRequest",
+    "EngineStepError",
     "EngineUpdate",
     "FinishReason",
     "Generation",
@@ -136,6 +137,16 @@ class StepResult:
     updates: tuple[EngineUpdate, ...] = field(default_factory=tuple)
 
 
+class EngineStepError(RuntimeError):
+    """A step failed: `failed` requests were dropped, `updates` (produced earlier in the step) still
+    need delivering. The engine stays usable; the queue keeps stepping."""
+
+    def __init__(self, failed: tuple[int, ...], updates: tuple[EngineUpdate, ...]) -> None:
+        self.failed = failed
+        self.updates = updates
+        super().__init__(f"engine step failed for requests {list(failed)}")
+
+
 class Engine(Protocol):
     """A batched decoder: requests join between steps and leave as soon as they finish."""
 
@@ -155,5 +166,9 @@ class Engine(Protocol):
         ...
 
     def step(self) -> StepResult:
-        """Prefill newcomers, decode one token for every active row, report updates."""
+        """Prefill newcomers, decode one token for every active row, report updates.
+
+        Raises `EngineStepError` when some requests failed (the rest carry on); any other
+        exception means every running request is lost.
+        """
         ...

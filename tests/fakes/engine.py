@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bot.inference.types import (
     EngineRequest,
+    EngineStepError,
     EngineUpdate,
     FinishReason,
     Generation,
@@ -36,6 +37,7 @@ class ScriptedEngine:
         self.batch_sizes: list[int] = []
         self.admitted: list[EngineRequest] = []
         self.fail_next_step = False
+        self.fail_request: int | None = None  # the next step drops this request (EngineStepError)
         self.gate = threading.Event()  # cleared: steps block until set (to hold requests in flight)
         self.gate.set()
         self._rows: dict[int, _Row] = {}
@@ -62,7 +64,10 @@ class ScriptedEngine:
             time.sleep(self.step_s)
         size = len(self._rows)
         self.batch_sizes.append(size)
-        updates = []
+        updates: list[EngineUpdate] = []
+        failed = self.fail_request
+        if failed is not None and failed in self._rows:
+            del self._rows[failed]
         for request_id, row in list(self._rows.items()):
             row.steps += 1
             if request_id in self._cancelled:
@@ -76,4 +81,7 @@ class ScriptedEngine:
             prompt = len(row.request.prompt_ids)
             gen = Generation(f"reply {request_id}", (1,) * row.steps, reason, prompt, size)
             updates.append(EngineUpdate(request_id, finished=True, generation=gen))
+        if failed is not None:
+            self.fail_request = None
+            raise EngineStepError((failed,), tuple(updates))
         return StepResult(size, tuple(updates))
