@@ -20,7 +20,7 @@ from bot.events import Command, Reply, ReplyKind
 from bot.history import History
 from bot.inference.types import Generator
 from bot.settings import SETTINGS, ChannelSettings, SettingSpec, format_value, resolve
-from bot.store import Store
+from bot.store import ChannelState, Store
 
 __all__ = ["COMMANDS", "MODERATOR_COMMANDS", "CommandRunner", "ParsedCommand", "SafetyCommands", "parse"]
 
@@ -90,7 +90,9 @@ class CommandRunner:
             return Reply(exc.user_message, ReplyKind.REFUSAL, ephemeral=True, reply_to=command.message_id)
 
     async def settings(self, command: Command) -> ChannelSettings:
-        state = await self._store.channel_state(command.where)
+        return self._resolve(await self._store.channel_state(command.where))
+
+    def _resolve(self, state: ChannelState) -> ChannelSettings:
         return resolve(self._config.generation, self._config.bot, state.overrides, state.enabled)
 
     # --- read-only ---------------------------------------------------------------------
@@ -99,8 +101,8 @@ class CommandRunner:
         return _answer(command, messages.HELP.format(keys=", ".join(SETTINGS)))
 
     async def _show(self, command: Command, _args: str) -> Reply:
-        settings = await self.settings(command)
-        overrides = (await self._store.channel_state(command.where)).overrides
+        state = await self._store.channel_state(command.where)
+        settings, overrides = self._resolve(state), state.overrides
         lines = [f"{key} = {settings.value(key)}{' *' if key in overrides else ''}" for key in SETTINGS]
         lines.append(f"auto-reply = {format_value(settings.enabled)}")
         lines.append("(* set for this channel; the rest are defaults)")
