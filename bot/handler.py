@@ -8,6 +8,7 @@ its traceback while the user gets a short apology without exception text.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 from collections import defaultdict
@@ -135,8 +136,9 @@ class ChatHandler:
 
     async def _generate(self, event: Event, settings: ChannelSettings, attempt: int) -> str:
         prompt = await self._history.prompt(event.where, settings)
-        # Retries sample again with a fresh seed; greedy/beam retries would repeat themselves.
-        params = settings.sampling(seed=secrets.randbits(31) if attempt else None)
+        params = settings.sampling()
+        if attempt:  # a retry must differ: sample with a fresh seed, even where the channel decodes greedily
+            params = dataclasses.replace(params, do_sample=True, num_beams=1, seed=secrets.randbits(31))
         request = GenerationRequest(prompt.ids, params, event.where.key, SPEAKER_STOP)
         generation = await self._generator.submit(request)
         log.debug(

@@ -189,6 +189,18 @@ async def test_blocked_output_is_regenerated_then_posted_redacted() -> None:
     assert [t.text for t in await rig.store.recent_messages(WHERE, 10)] == ["hi", "call [phone]"]
 
 
+async def test_retries_sample_even_where_the_channel_decodes_greedily() -> None:
+    gen = ScriptedGenerator("bad", "fine")
+    rig = build_core(generator=gen, guard=ScriptedGuard(output_actions=[Action.BLOCK]))
+    await rig.runner.run(Command(WHERE, Author("M", "Mod", is_moderator=True), "set do_sample off"))
+    outbox = RecordingOutbox()
+    await rig.handler.on_message(said("hi"), outbox)
+    assert outbox.texts == ["fine"]
+    first, retry = (r.params for r in gen.requests)
+    assert not first.do_sample and first.seed is None
+    assert retry.do_sample and retry.seed is not None and retry.num_beams == 1
+
+
 async def test_three_blocked_outputs_give_the_canned_reply_never_a_candidate() -> None:
     gen = ScriptedGenerator("bad one", "bad two", "bad three", "fine")
     rig = build_core(generator=gen, guard=ScriptedGuard(output_actions=[Action.BLOCK] * 3))
