@@ -19,8 +19,8 @@ from bot.errors import CommandError, PermissionDenied, UserError
 from bot.events import Command, Reply, ReplyKind
 from bot.history import History
 from bot.inference.types import Generator
-from bot.settings import SETTINGS, ChannelSettings, SettingSpec, format_value, resolve
-from bot.store import ChannelState, Store
+from bot.settings import SETTINGS, ChannelSettings, SettingSpec, for_channel, format_value
+from bot.store import Store
 
 __all__ = ["COMMANDS", "MODERATOR_COMMANDS", "CommandRunner", "ParsedCommand", "SafetyCommands", "parse"]
 
@@ -90,10 +90,7 @@ class CommandRunner:
             return Reply(exc.user_message, ReplyKind.REFUSAL, ephemeral=True, reply_to=command.message_id)
 
     async def settings(self, command: Command) -> ChannelSettings:
-        return self._resolve(await self._store.channel_state(command.where))
-
-    def _resolve(self, state: ChannelState) -> ChannelSettings:
-        return resolve(self._config.generation, self._config.bot, state.overrides, state.enabled)
+        return for_channel(self._config, await self._store.channel_state(command.where))
 
     # --- read-only ---------------------------------------------------------------------
 
@@ -102,7 +99,7 @@ class CommandRunner:
 
     async def _show(self, command: Command, _args: str) -> Reply:
         state = await self._store.channel_state(command.where)
-        settings, overrides = self._resolve(state), state.overrides
+        settings, overrides = for_channel(self._config, state), state.overrides
         lines = [f"{key} = {settings.value(key)}{' *' if key in overrides else ''}" for key in SETTINGS]
         lines.append(f"auto-reply = {format_value(settings.enabled)}")
         lines.append("(* set for this channel; the rest are defaults)")

@@ -23,7 +23,7 @@ from bot.guard import Action, Guard
 from bot.history import History
 from bot.inference.types import GenerationRequest, Generator
 from bot.ratelimit import RateLimiter
-from bot.settings import ChannelSettings, resolve
+from bot.settings import ChannelSettings, for_channel
 from bot.store import Store
 
 __all__ = ["BOT_AUTHOR_ID", "ChatHandler"]
@@ -101,7 +101,7 @@ class ChatHandler:
         try:
             async with self._locks[key]:  # one reply at a time per conversation, in order
                 await self._history.add_user_turn(event.where, event.author, text, event.message_id)
-                settings = resolve(self._config.generation, self._config.bot, state.overrides, state.enabled)
+                settings = for_channel(self._config, state)
                 async with outbox.working():
                     reply = await self._generate_checked(event, settings)
                 if reply is not None and reply.kind is ReplyKind.CHAT:

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot import messages
-from bot.config import BotSection, GenerationSection
+from bot.config import BotSection, Config, GenerationSection
 from bot.errors import CommandError
 from bot.inference.types import SamplingParams
+from bot.store import ChannelState
 
-__all__ = ["SETTINGS", "ChannelSettings", "SettingSpec", "format_value", "resolve"]
+__all__ = ["SETTINGS", "ChannelSettings", "SettingSpec", "for_channel", "format_value", "resolve"]
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,11 @@ def resolve(
         except CommandError:
             log.warning("ignoring stored setting %s=%r: out of bounds", key, raw)
     return ChannelSettings(**values, enabled=enabled)  # type: ignore[arg-type]
+
+
+def for_channel(config: Config, state: ChannelState) -> ChannelSettings:
+    """A channel's effective settings from the config's defaults and its stored state."""
+    return resolve(config.generation, config.bot, state.overrides, state.enabled)
 
 
 def format_value(value: object) -> str:
