@@ -88,8 +88,9 @@ def test_penalties_in_a_batch_equal_transformers(model, tokenizer, prompts) -> N
         assert list(run.generations[request.request_id].token_ids) == expected
 
 
-def test_requests_joining_mid_generation_equal_transformers(model, tokenizer, prompts) -> None:
-    engine = make_engine(model, tokenizer)
+@pytest.mark.parametrize("parts", [1, 2])  # 2: the column-split products of a 2-core CPU
+def test_requests_joining_mid_generation_equal_transformers(model, tokenizer, prompts, parts) -> None:
+    engine = make_engine(model, tokenizer, weight_parts=parts)
     first = EngineRequest(0, prompts[2], replace(GREEDY, max_new_tokens=20))
     joins = {
         3: [EngineRequest(1, prompts[0], GREEDY)],

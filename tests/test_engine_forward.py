@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 import torch
 
 from bot.inference.gpt2 import Gpt2Forward, Gpt2Weights
@@ -21,12 +22,12 @@ from tests.engine_kit import (
 )
 
 
-def _setup(transpose: bool | None = None) -> tuple[torch.nn.Module, Gpt2Forward]:
+def _setup(transpose: bool | None = None, parts: int = 1) -> tuple[torch.nn.Module, Gpt2Forward]:
     model = tiny_model(seed=5, dtype=torch.float32, n_positions=64)
     weights = Gpt2Weights.from_hf(model, transpose_lm_head=transpose)
     cache = SlotKvCache(2, 4, 16, 4, 64, torch.float32, torch.device("cpu"))
     cache.reserve(4, 64)
-    return model, Gpt2Forward(weights, cache)
+    return model, Gpt2Forward(weights, cache, parts)
 
 
 def _reference(model: torch.nn.Module, ids: list[int]) -> torch.Tensor:
@@ -34,9 +35,10 @@ def _reference(model: torch.nn.Module, ids: list[int]) -> torch.Tensor:
         return model(torch.tensor([ids])).logits[0, -1]
 
 
-def test_decode_logits_match_transformers_per_row_positions() -> None:
+@pytest.mark.parametrize("parts", [1, 2, 3])  # 3: most products have a remainder column block
+def test_decode_logits_match_transformers_per_row_positions(parts: int) -> None:
     for transpose in (True, False):
-        model, forward = _setup(transpose)
+        model, forward = _setup(transpose, parts)
         torch.manual_seed(0)
         seqs = [torch.randint(0, 50257, (n,)).tolist() for n in (9, 5, 30, 17)]
         starts = [len(s) - 5 for s in seqs]  # the 5-token row starts from an empty cache

@@ -35,6 +35,7 @@ from bot.inference.detokenizer import TokenBytes
 from bot.inference.gpt2 import Gpt2Forward, Gpt2Weights
 from bot.inference.graphs import DecodeGraphs, batch_buckets, length_buckets
 from bot.inference.kvcache import SlotKvCache
+from bot.inference.linear import cpu_parts
 from bot.inference.rows import Row, cancelled_before_start
 from bot.inference.sampling import SamplingPlan
 from bot.inference.types import (
@@ -68,7 +69,10 @@ class BatchEngine:
         max_prefill_tokens: int = 4096,
         cuda_graphs: bool | None = None,
         clip_to_window: bool = False,
+        weight_parts: int | None = None,
     ) -> None:
+        """`weight_parts`: column blocks per weight product (`bot.inference.linear`); default
+        torch's thread count on CPU, 1 on CUDA."""
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         self.model = model
@@ -106,7 +110,8 @@ class BatchEngine:
                 device=self.device,
                 preallocate=on_cuda,
             )
-            self._forward = Gpt2Forward(weights, self._cache)
+            parts = cpu_parts(self.device) if weight_parts is None else weight_parts
+            self._forward = Gpt2Forward(weights, self._cache, parts)
             score_dtype = torch.float64 if param.dtype == torch.float64 else torch.float32
             self._state = BatchState(slots, self.n_positions, self.vocab_size, self.device, score_dtype)
             self._graphs: DecodeGraphs | None = None

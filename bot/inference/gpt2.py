@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from transformers import GPT2LMHeadModel
 
 from bot.inference.kvcache import SlotKvCache
+from bot.inference.linear import Affine
 
 __all__ = ["Gpt2Block", "Gpt2Forward", "Gpt2Weights"]
 
@@ -142,21 +143,47 @@ class Gpt2Weights:
         )
 
 
-class Gpt2Forward:
-    """GPT-2 prefill and batched decode over a slot KV cache."""
+@dataclass(frozen=True)
+class _BlockMaps:
+    """The affine maps of one block, split for the device (`Affine`)."""
 
-    def __init__(self, weights: Gpt2Weights, cache: SlotKvCache) -> None:
+    qkv: Affine
+    kv: Affine  # the key/value columns of `qkv` alone (the last block's prefill)
+    proj: Affine
+    fc: Affine
+    out: Affine
+
+    @classmethod
+    def of(cls, block: Gpt2Block, d: int, parts: int) -> _BlockMaps:
+        return cls(
+            qkv=Affine(block.attn_w, block.attn_b, parts),
+            kv=Affine(block.attn_w[:, d:], block.attn_b[d:], parts),
+            proj=Affine(block.proj_w, block.proj_b, parts),
+            fc=Affine(block.fc_w, block.fc_b, parts),
+            out=Affine(block.out_w, block.out_b, parts),
+        )
+
+
+class Gpt2Forward:
+    """GPT-2 prefill and batched decode over a slot KV cache.
+
+    `parts` splits every weight product into that many column blocks run in parallel
+    (`bot.inference.linear`; `cpu_parts(device)` picks it): results are the same for any value.
+    """
+
+    def __init__(self, weights: Gpt2Weights, cache: SlotKvCache, parts: int = 1) -> None:
         self.w = weights
         self.cache = cache
         self._act = _ACTIVATIONS[weights.activation]
+        self._maps = tuple(_BlockMaps.of(block, weights.n_embd, parts) for block in weights.blocks)
+        self._head = Affine(weights.lm_head, None, parts) if weights.lm_head_transposed else None
 
     def _norm(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         return F.layer_norm(x, (x.shape[-1],), weight, bias, self.w.eps)
 
-    def _mlp(self, x: torch.Tensor, block: Gpt2Block) -> torch.Tensor:
+    def _mlp(self, x: torch.Tensor, block: Gpt2Block, maps: _BlockMaps) -> torch.Tensor:
         h = self._norm(x, block.ln2_w, block.ln2_b)
-        h = self._act(torch.addmm(block.fc_b, h, block.fc_w))
-        return x + torch.addmm(block.out_b, h, block.out_w)
+        return x + maps.out(self._act(maps.fc(h)))
 
     def prefill(self, slot: int, ids: torch.Tensor) -> None:
         """Write keys/values of `ids` ([P] token ids) at positions `0..P-1` of `slot`."""
@@ -166,21 +193,21 @@ class Gpt2Forward:
         d, heads, hd = self.w.n_embd, self.w.n_head, self.w.head_dim
         x = F.embedding(ids, self.w.wte) + self.w.wpe[:count]
         last = len(self.w.blocks) - 1
-        for index, block in enumerate(self.w.blocks):
+        for index, (block, maps) in enumerate(zip(self.w.blocks, self._maps, strict=True)):
             h = self._norm(x, block.ln1_w, block.ln1_b)
             if index == last:  # the last block's output is never read: keys/values suffice
-                kv = torch.addmm(block.attn_b[d:], h, block.attn_w[:, d:])
+                kv = maps.kv(h)
                 k, v = kv.view(count, 2, heads, hd).permute(1, 2, 0, 3).unbind(0)
                 self.cache.write_prompt(index, slot, k, v)
                 break
-            qkv = torch.addmm(block.attn_b, h, block.attn_w)
+            qkv = maps.qkv(h)
             # 4-D [1, H, P, hd] views: SDPA's fused CPU kernel takes them (3-D falls back)
             q, k, v = qkv.view(1, count, 3, heads, hd).permute(2, 0, 3, 1, 4).unbind(0)
             self.cache.write_prompt(index, slot, k[0], v[0])
             attn = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=block.scale)
             attn = attn[0].transpose(0, 1).reshape(count, d)
-            x = x + torch.addmm(block.proj_b, attn, block.proj_w)
-            x = self._mlp(x, block)
+            x = x + maps.proj(attn)
+            x = self._mlp(x, block, maps)
 
     def decode(self, tokens: torch.Tensor, positions: torch.Tensor, length: int) -> torch.Tensor:
         """Logits `[B, V]` for `tokens[i]` at `positions[i]` in slot `i`, for `i < B`.
@@ -202,9 +229,9 @@ class Gpt2Forward:
         rows = torch.arange(batch, device=device).view(1, batch, 1)
         head_sel = torch.arange(heads, device=device).view(1, 1, heads)
         pos_sel = positions.view(1, batch, 1)
-        for index, block in enumerate(self.w.blocks):
+        for index, (block, maps) in enumerate(zip(self.w.blocks, self._maps, strict=True)):
             h = self._norm(x, block.ln1_w, block.ln1_b)
-            qkv = torch.addmm(block.attn_b, h, block.attn_w)
+            qkv = maps.qkv(h)
             kv_new = qkv[:, d:].view(batch, 2, heads, hd).transpose(0, 1)
             layer = self.cache.layer(index)
             layer.index_put_((kv_sel, rows, head_sel, pos_sel), kv_new)
@@ -214,9 +241,9 @@ class Gpt2Forward:
             scores = torch.baddbmm(mask, q, keys.transpose(1, 2), alpha=block.scale)
             probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(values.dtype)
             attn = torch.bmm(probs, values).view(batch, d)
-            x = x + torch.addmm(block.proj_b, attn, block.proj_w)
-            x = self._mlp(x, block)
+            x = x + maps.proj(attn)
+            x = self._mlp(x, block, maps)
         h = self._norm(x, self.w.lnf_w, self.w.lnf_b)
-        if self.w.lm_head_transposed:
-            return torch.mm(h, self.w.lm_head)
+        if self._head is not None:
+            return self._head(h)
         return F.linear(h, self.w.lm_head)
