@@ -31,6 +31,7 @@ check: lint test
 
 bench: $(STAMP)  # tables in bench/RESULTS.md; the engine rows take ~15 min on a 2-core CPU
 	$(PY) bench/safety_eval.py
+	$(PY) bench/products.py
 	$(PY) bench/engine.py --device cpu --model gpt2
 
 clean:
