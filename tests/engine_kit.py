@@ -114,7 +114,7 @@ def run_engine(
 
 def hf_greedy(model: GPT2LMHeadModel, prompt: Sequence[int], max_new_tokens: int, **options: Any) -> list[int]:
     """`generate(do_sample=False)` on one prompt; the generated ids."""
-    ids = torch.tensor([list(prompt)])
+    ids = torch.tensor([list(prompt)], device=model.device)
     with torch.inference_mode():
         out = model.generate(  # type: ignore[misc]
             ids,
