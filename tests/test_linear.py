@@ -9,7 +9,7 @@ from bot.inference.linear import Affine, cpu_parts
 
 
 @pytest.mark.parametrize("parts", [1, 2, 3, 4, 5, 8])
-@pytest.mark.parametrize("rows", [1, 3, 7])
+@pytest.mark.parametrize("rows", [1, 3, 7, 65])  # 65: beyond SPLIT_MAX_ROWS, one product
 def test_equals_addmm_for_any_split(parts: int, rows: int) -> None:
     torch.manual_seed(parts * 10 + rows)
     weight = torch.randn(24, 70, dtype=torch.float64)  # 70 is not a multiple of 3, 4, 8

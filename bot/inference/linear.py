@@ -5,17 +5,22 @@ to a BLAS routine that runs on one thread: measured on the 2-core bench machine,
 block matrices of gpt2 stream at ~22 GB/s with `addmm` whether torch has one thread or two.
 Splitting the weight's columns into `parts` blocks (strided views, no copy) and running them
 as one `baddbmm` batch lets torch give each block its own thread: the same 48 products take
-10.0 instead of 14.8 ms at batch 1, 15 instead of 27 ms at batch 4 and 216 instead of 232 ms
-for a 256-token prompt, with identical results (each output column is the same dot product).
+10.6 instead of 15.7 ms at batch 1 and 15 instead of 27 ms at batch 4 (`bench/products.py`),
+with identical results (each output column is the same dot product).
 
-On CUDA (and with one thread) `parts` is 1 and the call is a plain `addmm`.
+Products of more than `SPLIT_MAX_ROWS` rows (prompt prefill: compute-bound, where the split
+measured 0.98–1.12x) keep the plain `addmm`, whose threaded GEMM is the well-trodden path on
+machines with more cores than the 2 measured. On CUDA (and with one thread) `parts` is 1 and
+every call is a plain `addmm`.
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["Affine", "cpu_parts"]
+__all__ = ["SPLIT_MAX_ROWS", "Affine", "cpu_parts"]
+
+SPLIT_MAX_ROWS = 64  # a decode step of up to `inference.max_batch` (default 64) rows
 
 
 def cpu_parts(device: torch.device) -> int:
@@ -54,9 +59,9 @@ class Affine:
                 self._tail_bias = None if bias is None else bias[self._main :]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self._blocks is None:
-            return _mm(x, self._weight, self._bias)
         rows = int(x.shape[0])
+        if self._blocks is None or rows > SPLIT_MAX_ROWS:
+            return _mm(x, self._weight, self._bias)
         parts = int(self._blocks.shape[0])
         xs = x.unsqueeze(0).expand(parts, rows, int(x.shape[1]))
         if self._block_bias is None:
