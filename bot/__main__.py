@@ -70,6 +70,7 @@ async def _db_upgrade(config: Config) -> None:
 
 def _model_info(config: Config) -> None:
     from bot import messages
+    from bot.inference.memory import fit_model
     from bot.inference.model import load_model
 
     loaded = load_model(config.model.name, config.model.device, config.model.dtype)
@@ -77,6 +78,8 @@ def _model_info(config: Config) -> None:
     for field in dataclasses.fields(info):
         print(f"{field.name}: {getattr(info, field.name)}")
     print(f"tokenizer: {type(loaded.tokenizer).__name__}, {len(loaded.tokenizer)} tokens")
+    fit = fit_model(loaded.model, config.inference.max_batch, config.inference.cuda_graphs)
+    print(f"max_batch: {fit.max_batch} of {fit.requested} configured; {fit.describe()}")
     if info.is_demo:
         print(messages.DEMO_WARNING)
 

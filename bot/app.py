@@ -23,6 +23,7 @@ from bot.guard import Guard
 from bot.handler import ChatHandler
 from bot.history import History
 from bot.inference.engine import BatchEngine
+from bot.inference.memory import fit_model
 from bot.inference.model import DEMO_MODEL, LoadedModel, load_model
 from bot.inference.queue import InferenceQueue
 from bot.ratelimit import RateLimiter
@@ -53,11 +54,16 @@ class Services:
         if loaded.info.is_demo:
             err.write(messages.DEMO_BANNER + "\n")
             log.warning(messages.DEMO_WARNING)
+        fit = fit_model(loaded.model, config.inference.max_batch, config.inference.cuda_graphs)
+        if fit.lowered:
+            log.warning(messages.batch_lowered(fit.requested, fit.max_batch, fit.describe()))
+        else:
+            log.info(fit.describe())
         engine = BatchEngine(
             loaded.model,
             loaded.tokenizer,
             loaded.info,
-            max_batch=config.inference.max_batch,
+            max_batch=fit.max_batch,
             max_prefill_tokens=_prefill_budget(config.inference.max_prefill_tokens, loaded.info.device),
             cuda_graphs=config.inference.cuda_graphs,
         )

@@ -79,7 +79,10 @@ class GenerationSection:
 
 @dataclass(frozen=True)
 class InferenceSection:
-    max_batch: int = _opt(64, "most requests decoded together", lo=1, hi=256)
+    max_batch: int = _opt(
+        64, "most requests decoded together (lowered at start, with a warning, if their KV cache would not fit)",
+        lo=1, hi=256,
+    )
     max_queue: int = _opt(256, "waiting requests beyond this are answered 'busy'", lo=1, hi=100_000)
     timeout_s: float = _opt(120.0, "a request waiting + generating longer fails", lo=1.0, hi=3600.0)
     max_prefill_tokens: int = _opt(

@@ -51,6 +51,14 @@ __all__ = [
 # --- core -------------------------------------------------------------------------------
 
 DEMO_WARNING = "demo model: random weights, replies are random text"
+
+
+def batch_lowered(requested: int, used: int, cache: str) -> str:
+    """Log line (for the admin) when the KV cache of `inference.max_batch` rows would not fit."""
+    return (
+        f"inference.max_batch = {requested} does not fit in memory; using {used}. {cache}. "
+        f"Set inference.max_batch = {used} (or less) to silence this, or free memory for more."
+    )
 DEMO_BANNER = (
     "*** DEMO MODEL: GPT-2 with RANDOM weights. Its replies are random text, not language. ***\n"
     "*** Set model.name to gpt2, gpt2-medium, ... or a local model directory for real replies. ***"

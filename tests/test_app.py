@@ -17,6 +17,7 @@ from adapters.console import ConsoleAdapter
 from bot.app import Services
 from bot.config import Config, InferenceSection, ModelSection, StorageSection
 from bot.events import Author, ChannelRef, Event, ReplyKind
+from bot.inference.engine import BatchEngine
 from tests.fakes.core import RecordingOutbox
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +77,23 @@ async def test_twenty_channels_at_once_are_batched(tmp_path: Path, caplog: pytes
     assert any("largest batch" in r.message and int(r.args[2]) > 1 for r in caplog.records)  # type: ignore[index]
 
 
+async def test_a_batch_too_big_for_memory_is_lowered_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admin's max_batch would need more memory than the machine has: the bot starts with
+    what fits and says so, naming the key and the value to set."""
+    monkeypatch.setattr("bot.inference.memory.available_bytes", lambda device: 100_000_000)  # demo: 2 MB a slot
+    with caplog.at_level(logging.INFO, logger="bot.app"):
+        services = await Services.start(config_for("demo", tmp_path / "bot.db", max_batch=64), err=io.StringIO())
+    await services.stop()
+    engine = services.queue._engine
+    assert isinstance(engine, BatchEngine) and engine.max_batch < 64
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    warning = next(w for w in warnings if "max_batch" in w)
+    assert f"inference.max_batch = 64 does not fit in memory; using {engine.max_batch}" in warning
+    assert f"Set inference.max_batch = {engine.max_batch}" in warning and "of 100 MB free" in warning
+
+
 def run_cli(args: list[str], cwd: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
     environ = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), **env}
     environ.pop("GPT2BOT_CONFIG", None)
@@ -111,3 +129,4 @@ def test_cli_db_upgrade_and_model_info(tmp_path: Path) -> None:
     assert result.returncode == 0 and "is at migration" in result.stdout
     result = run_cli(["model", "info", "--model", "demo"], tmp_path)
     assert result.returncode == 0 and "is_demo: True" in result.stdout and "random" in result.stdout
+    assert "max_batch: 64 of 64 configured; KV cache: up to 64 slots x 2 MB = 134 MB" in result.stdout
