@@ -30,6 +30,9 @@ class ConsoleOutbox:
             self._out.write(f"[{reply.kind.value}] {reply.text}\n")
         self._out.flush()
 
+    async def preview(self, text: str) -> None:
+        """A terminal cannot take back a line: only the finished reply is printed."""
+
     @asynccontextmanager
     async def working(self) -> AsyncIterator[None]:
         if self._interactive:

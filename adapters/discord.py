@@ -234,7 +234,10 @@ class DiscordAdapter:
         if event is None:
             return
         outbox = MessageOutbox(message)
-        await self._handle(self._core.on_message(event, outbox), outbox, event.message_id)
+        try:
+            await self._handle(self._core.on_message(event, outbox), outbox, event.message_id)
+        finally:
+            await outbox.close()  # a preview the core never replaced (e.g. `reset` cancelled it)
 
     async def _on_interaction(self, interaction: discord.Interaction) -> None:
         data: Any = interaction.data or {}

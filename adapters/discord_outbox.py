@@ -15,7 +15,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 import discord
 
 from adapters.discord_render import neutralise_mentions, split_message
-from bot.events import Reply
+from bot.events import Reply, ReplyKind
 
 __all__ = ["InteractionOutbox", "MessageOutbox", "render"]
 
@@ -30,28 +30,75 @@ def render(reply: Reply) -> list[str]:
 
 
 class MessageOutbox:
-    """Answers one chat message in its channel or thread, as a reply to it."""
+    """Answers one chat message in its channel or thread, as a reply to it.
+
+    A preview of a slow reply is posted as that reply and edited as it grows; the finished
+    reply's first piece replaces it (or, for a refusal or error, it is deleted first), and
+    `close()` deletes a preview no reply replaced.
+    """
 
     def __init__(self, message: discord.Message) -> None:
         self._message = message
+        self._preview: discord.Message | None = None
+
+    def _reference(self, reply_to: str = "") -> discord.MessageReference:
+        message = self._message
+        return discord.MessageReference(
+            message_id=int(reply_to) if reply_to.isdigit() else message.id, channel_id=message.channel.id,
+            guild_id=message.guild.id if message.guild else None, fail_if_not_exists=False,
+        )  # fmt: skip
+
+    async def preview(self, text: str) -> None:
+        pieces = render(Reply(text))
+        if not pieces:
+            return
+        if self._preview is None:
+            self._preview = await self._message.channel.send(
+                pieces[0], reference=self._reference(), allowed_mentions=NO_MENTIONS
+            )
+        else:
+            self._preview = await self._preview.edit(content=pieces[0], allowed_mentions=NO_MENTIONS)
 
     async def send(self, reply: Reply) -> None:
         message = self._message
-        target = int(reply.reply_to) if reply.reply_to.isdigit() else message.id
-        reference = discord.MessageReference(
-            message_id=target, channel_id=message.channel.id,
-            guild_id=message.guild.id if message.guild else None, fail_if_not_exists=False,
-        )  # fmt: skip
         pieces = render(reply)
-        for index, piece in enumerate(pieces):
+        start = 0
+        if self._preview is not None:
+            if reply.kind is ReplyKind.CHAT and pieces and await self._replace_preview(pieces[0]):
+                start = 1
+            else:
+                await self.close()
+        for index, piece in enumerate(pieces[start:], start):
             try:
                 if index == 0:  # the first piece is the reply; the rest continue it
-                    await message.channel.send(piece, reference=reference, allowed_mentions=NO_MENTIONS)
+                    await message.channel.send(piece, reference=self._reference(reply.reply_to),
+                                               allowed_mentions=NO_MENTIONS)  # fmt: skip
                 else:
                     await message.channel.send(piece, allowed_mentions=NO_MENTIONS)
             except discord.HTTPException as exc:
                 _log_failure("reply", message.channel.id, index, len(pieces), exc)
                 return
+
+    async def _replace_preview(self, text: str) -> bool:
+        preview, self._preview = self._preview, None
+        if preview is None:
+            return False
+        try:
+            await preview.edit(content=text, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as exc:  # e.g. someone deleted it: post the reply instead
+            _log_failure("replacing the preview", self._message.channel.id, 0, 1, exc)
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Delete a preview that no reply replaced."""
+        preview, self._preview = self._preview, None
+        if preview is None:
+            return
+        try:
+            await preview.delete()
+        except discord.HTTPException as exc:
+            _log_failure("deleting the preview", self._message.channel.id, 0, 1, exc)
 
     def working(self) -> AbstractAsyncContextManager[None]:
         return self._typing()
@@ -98,6 +145,9 @@ class InteractionOutbox:
 
     def working(self) -> AbstractAsyncContextManager[None]:
         return nullcontext()  # the deferred response already shows "thinking…"
+
+    async def preview(self, text: str) -> None:
+        """Command answers are not generated text: nothing to preview."""
 
 
 def _log_failure(what: str, channel_id: int | None, index: int, total: int, exc: discord.HTTPException) -> None:

@@ -1,9 +1,10 @@
 """How the core's replies reach Slack: `Outbox` for messages and for slash commands.
 
 A message is answered in its thread. While the core generates, a placeholder
-("thinking…") stands in that thread; the first chunk of the reply replaces it with
-`chat.update` and further chunks follow as thread replies. A placeholder the core never
-filled is deleted when the handling ends. Slash-command answers are ephemeral: through
+("thinking…") stands in that thread; previews of a slow reply replace its text with
+`chat.update` (or post it, when placeholders are off), the first chunk of the reply
+replaces it for good and further chunks follow as thread replies. A placeholder or preview
+the core never replaced is deleted when the handling ends. Slash-command answers are ephemeral: through
 the command's `response_url`, or `chat.postEphemeral` when that fails.
 """
 
@@ -71,6 +72,18 @@ class ThreadOutbox:
             except API_ERRORS as exc:  # the reply itself may still get through
                 log.warning("slack: placeholder in %s failed (%s)", self._channel, reason(exc))
         yield
+
+    async def preview(self, text: str) -> None:
+        """Show the reply so far in the placeholder (posting one if there is none yet)."""
+        chunks = render(text, self._limit)
+        if not chunks:
+            return
+        if not self._placeholder_ts:
+            self._placeholder_ts = await self._post(chunks[0])
+            return
+        await self._client.chat_update(
+            channel=self._channel, ts=self._placeholder_ts, text=chunks[0], parse="none", link_names=False
+        )
 
     async def send(self, reply: Reply) -> None:
         chunks = render(reply.text, self._limit)
@@ -141,6 +154,9 @@ class CommandOutbox:
 
     def working(self) -> AbstractAsyncContextManager[None]:
         return nullcontext()  # the command was acknowledged; nothing to show meanwhile
+
+    async def preview(self, text: str) -> None:
+        """Command answers are not generated text: nothing to preview."""
 
     async def send(self, reply: Reply) -> None:
         for chunk in render(reply.text, self._limit):

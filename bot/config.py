@@ -48,6 +48,10 @@ class BotSection:
     name: str = _opt("GPT-2", "the bot's speaker name in the transcript", max_len=32)
     persona: str = _opt("", "default persona line for channels that set none", max_len=500)
     max_input_chars: int = _opt(2000, "longer messages are refused", lo=1, hi=100_000)
+    preview_interval_s: float = _opt(
+        1.0, "show a slow reply while it is written, edited at most this often (0 = off; "
+        "only text the output check passes is shown)", lo=0.0, hi=60.0,
+    )
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,11 @@ class Outbox(Protocol):
     def working(self) -> AbstractAsyncContextManager[None]:
         """Show that a reply is being generated (typing indicator, placeholder)."""
 
+    async def preview(self, text: str) -> None:
+        """Show the reply being written (its checked text so far). The next `send` replaces
+        the preview; a preview no reply followed is removed when the handling ends. Outboxes
+        that cannot show one do nothing."""
+
 
 class Core(Protocol):
     """What adapters call: the platform-neutral bot (implemented by `bot.handler`)."""

@@ -42,6 +42,11 @@ class Guard(Protocol):
         """Check a generated reply before it is posted; `attempt` counts regenerations from 0."""
         ...
 
+    async def allows_preview(self, text: str, event: Event) -> bool:
+        """True when partial generated `text` may be shown as it stands: the output check
+        allows it unchanged. Nothing is logged (the finished reply is checked as usual)."""
+        ...
+
     async def run_command(self, args: str, command: Command) -> Reply:
         """The `safety ...` subcommands."""
         ...

@@ -22,6 +22,7 @@ from bot.events import Command, Event, Outbox, Reply, ReplyKind
 from bot.guard import Action, Guard
 from bot.history import History
 from bot.inference.types import GenerationRequest, Generator
+from bot.preview import ReplyPreview
 from bot.ratelimit import RateLimiter
 from bot.settings import ChannelSettings, for_channel
 from bot.store import Store
@@ -102,8 +103,13 @@ class ChatHandler:
             async with self._locks[key]:  # one reply at a time per conversation, in order
                 await self._history.add_user_turn(event.where, event.author, text, event.message_id)
                 settings = for_channel(self._config, state)
+                preview = self._preview(event, outbox)
                 async with outbox.working():
-                    reply = await self._generate_checked(event, settings)
+                    try:
+                        reply = await self._generate_checked(event, settings, preview)
+                    finally:
+                        if preview is not None:
+                            await preview.close()  # no preview may land after the reply
                 if reply is not None and reply.kind is ReplyKind.CHAT:
                     await self._history.add_bot_turn(event.where, BOT_AUTHOR_ID, reply.text)
                 return reply
@@ -113,11 +119,21 @@ class ChatHandler:
                 del self._in_line[key]
                 del self._locks[key]
 
-    async def _generate_checked(self, event: Event, settings: ChannelSettings) -> Reply | None:
+    def _preview(self, event: Event, outbox: Outbox) -> ReplyPreview | None:
+        interval = self._config.bot.preview_interval_s
+        if interval <= 0:
+            return None
+        guard = self._guard
+        allows = None if guard is None else lambda text: guard.allows_preview(text, event)
+        return ReplyPreview(outbox, allows, interval)
+
+    async def _generate_checked(
+        self, event: Event, settings: ChannelSettings, preview: ReplyPreview | None
+    ) -> Reply | None:
         """Generate, check the output, regenerate up to twice, then fall back to a canned reply."""
         for attempt in range(OUTPUT_ATTEMPTS):
             try:
-                text = await self._generate(event, settings, attempt)
+                text = await self._generate(event, settings, attempt, preview)
             except Busy:
                 return self._reply(event, messages.BUSY, ReplyKind.BUSY)
             except GenerationTimeout:
@@ -134,13 +150,15 @@ class ChatHandler:
             log.info("output blocked in %s (attempt %d, ref %s)", event.where.key, attempt + 1, check.ref)
         return self._reply(event, messages.OUTPUT_BLOCKED, ReplyKind.REFUSAL)
 
-    async def _generate(self, event: Event, settings: ChannelSettings, attempt: int) -> str:
+    async def _generate(
+        self, event: Event, settings: ChannelSettings, attempt: int, preview: ReplyPreview | None
+    ) -> str:
         prompt = await self._history.prompt(event.where, settings)
         params = settings.sampling()
         if attempt:  # a retry must differ: sample with a fresh seed, even where the channel decodes greedily
             params = dataclasses.replace(params, do_sample=True, num_beams=1, seed=secrets.randbits(31))
         request = GenerationRequest(prompt.ids, params, event.where.key, SPEAKER_STOP)
-        generation = await self._generator.submit(request)
+        generation = await self._generator.submit(request, None if preview is None else preview.update)
         log.debug(
             "reply in %s: %d prompt + %d new tokens, %s, batch %d, %.2f s",
             event.where.key, len(prompt.ids), len(generation.token_ids), generation.finish_reason.value,

@@ -67,6 +67,11 @@ BUSY = "I'm busy with other conversations right now. Please try again in a momen
 ERROR = "Sorry, something went wrong while I was answering. Please try again."
 TIMEOUT = "Sorry, that took too long and I gave up. Please try again."
 EMPTY_REPLY = "…"
+
+
+def preview(text: str) -> str:
+    """A reply still being written, as shown while it grows."""
+    return f"{text} …"
 OUTPUT_BLOCKED = "I couldn't come up with a reply that fits this channel's rules. Try rephrasing?"
 SELF_HARM_SUPPORT = (
     "It sounds like you might be going through something really hard. You don't have to face it alone: "

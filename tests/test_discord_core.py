@@ -7,7 +7,7 @@ rows, history and the busy path are the production code on the in-memory store.
 from __future__ import annotations
 
 from bot import messages
-from bot.errors import QueueFull
+from bot.errors import GenerationTimeout, QueueFull
 from bot.events import ChannelRef
 from bot.inference.tokenizer import packaged_tokenizer
 from bot.store import Role
@@ -97,3 +97,36 @@ async def test_channel_chat_is_answered_only_after_a_moderator_enables_the_chann
         await rig.fake.push_message(w.general, w.alice, "now?")
         [reply] = await rig.replies(w.general)
         assert reply.body["content"] == "hello there"
+
+
+async def test_a_slow_reply_is_previewed_in_one_message_that_becomes_the_reply() -> None:
+    reply = "A slow and thoughtful answer, written word by word."
+    generator = ScriptedGenerator(reply, delay_s=2.6)  # previews at ~1 s and ~2 s
+    async with discord_rig(build_core(generator=generator).handler) as rig:
+        w = rig.world
+        sent = await rig.fake.push_message(w.general, w.alice, f"{MENTION} think about it", mentions=(w.bot,))
+        [posted] = await rig.replies(w.general)
+        assert posted.body["content"].endswith(" …") and reply.startswith(posted.body["content"][:-2])
+        assert posted.body["message_reference"]["message_id"] == int(sent["id"])
+        assert posted.body["allowed_mentions"] == {"parse": []}
+        edited = r"/channels/300/messages/\d+"
+        await rig.fake.wait_until(lambda: any(e.body["content"] == reply for e in rig.fake.find("PATCH", edited)))
+        edits = rig.fake.find("PATCH", edited)
+        message_id = max(rig.fake.messages)
+        assert {e.path for e in edits} == {f"/channels/300/messages/{message_id}"}  # one message, edited
+        assert len(edits) >= 2 and edits[0].body["content"].endswith(" …")  # a longer preview, then the reply
+        assert edits[-1].body["content"] == reply and all(e.body["allowed_mentions"] == {"parse": []} for e in edits)
+        assert len(rig.posted()) == 1 and rig.fake.find("DELETE", r"/channels/.*") == []
+
+
+async def test_a_preview_is_deleted_when_the_reply_turns_into_an_error() -> None:
+    generator = ScriptedGenerator("Half an answer that never finishes", delay_s=1.6)
+    generator.error = GenerationTimeout("too slow")
+    async with discord_rig(build_core(generator=generator).handler) as rig:
+        w = rig.world
+        await rig.fake.push_message(w.general, w.alice, f"{MENTION} think about it", mentions=(w.bot,))
+        [preview, error] = await rig.replies(w.general, count=2)
+        assert preview.body["content"].endswith(" …")
+        [deleted] = await rig.fake.wait_for("DELETE", r"/channels/300/messages/\d+")
+        assert error.body["content"] == messages.TIMEOUT
+        assert rig.fake.calls.index(deleted) < rig.fake.calls.index(error)  # gone before the apology

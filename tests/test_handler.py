@@ -157,6 +157,9 @@ class ScriptedGuard:
         action = self.output_actions.pop(0) if self.output_actions else Action.ALLOW
         return Check(action, text.replace("555-1234", "[phone]"), ref=f"ref{attempt}")
 
+    async def allows_preview(self, text: str, event: Event) -> bool:
+        return True
+
     async def run_command(self, args: str, command: Command) -> Reply:
         return Reply(f"safety {args}", ReplyKind.COMMAND)
 

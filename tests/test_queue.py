@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from bot.errors import GenerationCancelled, GenerationError, GenerationTimeout, QueueFull
 from bot.inference.queue import InferenceQueue
 from bot.inference.types import GenerationRequest, SamplingParams
+from tests.engine_kit import make_engine, tiny_model
 from tests.fakes.engine import ScriptedEngine
 
 Rig = tuple[ScriptedEngine, InferenceQueue]
@@ -157,3 +160,31 @@ async def test_stop_cancels_everything() -> None:
     assert any(isinstance(r, GenerationCancelled) for r in results)
     with pytest.raises(GenerationCancelled):
         await queue.submit(request("late"))
+
+
+async def test_streamed_text_grows_to_the_reply(tokenizer) -> None:
+    """The real engine behind the queue: `on_text` sees growing prefixes of the final text,
+    on the event loop thread, and a failing callback does not hurt the generation."""
+    engine = make_engine(tiny_model(seed=6), tokenizer)
+    queue = InferenceQueue(engine, timeout_s=30)
+    queue.start()
+    seen: list[str] = []
+    threads: set[int] = set()
+
+    def on_text(text: str) -> None:
+        seen.append(text)
+        threads.add(threading.get_ident())
+
+    def broken(text: str) -> None:
+        raise RuntimeError("a broken adapter")
+
+    params = SamplingParams(do_sample=False, max_new_tokens=40, repetition_penalty=1.0, no_repeat_ngram_size=0)
+    prompt = tuple(tokenizer.encode("Alice: hello there\nBob:"))
+    try:
+        generation = await queue.submit(GenerationRequest(prompt, params, "c1"), on_text)
+        again = await queue.submit(GenerationRequest(prompt, params, "c1"), broken)
+    finally:
+        await queue.stop()
+    assert len(seen) >= 2 and threads == {threading.get_ident()}
+    assert all(a != b and b.startswith(a) for a, b in itertools.pairwise(seen))
+    assert generation.text.startswith(seen[-1]) and again.text == generation.text

@@ -3,11 +3,13 @@ redaction, fail closed, self-harm support, and the `safety` commands' permission
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
 
 from bot import messages
+from bot.config import BotSection, Config
 from bot.errors import CommandError, PermissionDenied
 from bot.events import Author, ChannelRef, Command, Event, ReplyKind
 from bot.safety import Category, Checker, MemorySafetyStore, Preset, Safety
@@ -132,3 +134,27 @@ async def test_safety_test_is_a_dry_run_and_log_lists_events() -> None:
     await say(core, "Women are scum")
     log_text, _ = await run_command(safety, "log 5", WHERE, MOD)
     assert "input block [slur_hate] user u1" in log_text
+
+
+async def test_previews_show_only_text_the_output_check_passes_and_log_nothing() -> None:
+    safety = Safety(MemorySafetyStore(), Checker(), Preset.STANDARD, log_content=True)
+    guard = SafetyGuard(safety)
+    event = Event(WHERE, USER, "hi", "m1", addressed=True)
+    assert await guard.allows_preview("Nice to meet you, how", event)
+    assert not await guard.allows_preview("write to john@example.com", event)  # would be redacted
+    assert not await guard.allows_preview("I will kill you", event)  # would be blocked
+    assert await safety.store.recent_events(WHERE, 10) == []  # the finished reply is what gets logged
+
+
+async def test_a_slow_reply_previews_its_clean_start_but_never_its_blocked_end() -> None:
+    """The reply turns hateful after a few words: the clean start may be previewed, the
+    hateful text is never shown, and the regenerated reply replaces the preview."""
+    safety = Safety(MemorySafetyStore(), Checker(), Preset.STANDARD)
+    hateful = "Honestly immigrants are vermin and I have been thinking about it all day long"
+    generator = ScriptedGenerator(hateful, "Nice to meet you!", delay_s=0.8)
+    config = Config(bot=dataclasses.replace(BotSection(), preview_interval_s=0.1))
+    core = build_core(generator=generator, guard=SafetyGuard(safety), config=config)
+    outbox = await say(core, "hi bot")
+    assert outbox.texts == ["Nice to meet you!"]
+    assert outbox.previews and not any("vermin" in p for p in outbox.previews)
+    assert outbox.events[-1] == ("send", "Nice to meet you!")

@@ -32,6 +32,7 @@ from bot.inference.types import (
     GenerationRequest,
     ModelInfo,
     QueueStats,
+    TextCallback,
 )
 
 __all__ = ["InferenceQueue"]
@@ -47,6 +48,9 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     enqueued: float = field(default_factory=time.monotonic)
     started: float = 0.0
+    on_text: TextCallback | None = None
+    text: str = ""  # streamed so far (worker writes, loop reads; both under the queue's lock)
+    text_pending: bool = False  # a call of `on_text` is scheduled on the loop
 
 
 @dataclass
@@ -100,9 +104,9 @@ class InferenceQueue:
 
     # --- Generator ---------------------------------------------------------------------
 
-    async def submit(self, request: GenerationRequest) -> Generation:
+    async def submit(self, request: GenerationRequest, on_text: TextCallback | None = None) -> Generation:
         loop = asyncio.get_running_loop()
-        job = _Job(next(self._ids), request, loop.create_future(), loop)
+        job = _Job(next(self._ids), request, loop.create_future(), loop, on_text=on_text)
         job.future.add_done_callback(_consume)  # a late failure after a timeout is not "never retrieved"
         with self._cond:
             if self._stopping:
@@ -230,6 +234,8 @@ class InferenceQueue:
     def _deliver(self, updates: Iterable[EngineUpdate]) -> None:
         for update in updates:
             job = self._running.get(update.request_id)
+            if job is not None and update.delta and not update.finished:
+                self._stream(job, update.delta)
             if job is None or not update.finished or update.generation is None:
                 continue
             gen = update.generation
@@ -240,6 +246,24 @@ class InferenceQueue:
             now = time.monotonic()
             timed = dataclasses.replace(gen, queued_s=job.started - job.enqueued, generated_s=now - job.started)
             self._finish(job, result=timed)
+
+    def _stream(self, job: _Job, delta: str) -> None:
+        """Hand the grown text to `on_text` on the loop; at most one call pending per job."""
+        if job.on_text is None:
+            return
+        job.text += delta
+        if not job.text_pending and not job.loop.is_closed():
+            job.text_pending = True
+            job.loop.call_soon_threadsafe(self._emit_text, job)
+
+    def _emit_text(self, job: _Job) -> None:
+        with self._cond:
+            text, job.text_pending = job.text, False
+        if job.on_text is not None and not job.future.done():
+            try:
+                job.on_text(text)
+            except Exception:
+                log.exception("a streaming callback failed; the generation goes on")
 
     def _finish(self, job: _Job, *, result: Generation | None = None, error: Exception | None = None) -> None:
         self._running.pop(job.id, None)

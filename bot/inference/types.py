@@ -8,6 +8,7 @@ the engine decides nothing about fairness, the queue decides nothing about tenso
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -24,6 +25,7 @@ __all__ = [
     "QueueStats",
     "SamplingParams",
     "StepResult",
+    "TextCallback",
 ]
 
 
@@ -91,12 +93,19 @@ class QueueStats:
     rejected: int
 
 
+TextCallback = Callable[[str], None]
+
+
 class Generator(Protocol):
     """The core's view of inference: submit and await; full queues raise `QueueFull`."""
 
     info: ModelInfo
 
-    async def submit(self, request: GenerationRequest) -> Generation: ...
+    async def submit(self, request: GenerationRequest, on_text: TextCallback | None = None) -> Generation:
+        """Generate a reply. `on_text`, if given, is called on the event loop with the reply's
+        text so far each time it has grown (calls are coalesced, so some lengths are skipped;
+        the returned `Generation` is the final word). It must not block."""
+        ...
 
     def cancel_channel(self, channel_key: str) -> int:
         """Cancel waiting and running requests of a channel; returns how many."""

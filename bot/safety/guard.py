@@ -47,6 +47,9 @@ class SafetyGuard:
     async def check_output(self, text: str, event: Event, attempt: int) -> core.Check:
         return to_check(await self.safety.check_output(text, event.where, attempt, event.author.id))
 
+    async def allows_preview(self, text: str, event: Event) -> bool:
+        return await self.safety.allows_preview(text, event.where)
+
     async def run_command(self, args: str, command: Command) -> Reply:
         text, ephemeral = await run_command(self.safety, args, command.where, command.author)
         return Reply(text, ReplyKind.COMMAND, ephemeral=ephemeral, reply_to=command.message_id)

@@ -60,6 +60,11 @@ class Safety:
         await self._audit(verdict, text, where, user_id, policy, stage)  # user_id: who is being answered
         return verdict
 
+    async def allows_preview(self, text: str, where: ChannelRef) -> bool:
+        """True when partial output passes the output check untouched; nothing is audited."""
+        verdict = await self._run(text, await self.policy(where), Direction.OUTPUT)
+        return verdict.action is Action.ALLOW and verdict.text_out == text
+
     async def _audit(
         self, verdict: Verdict, text: str, where: ChannelRef, user_id: str, policy: EffectivePolicy,
         stage: str = "check",

@@ -22,22 +22,31 @@ from bot.inference.types import (
     Generator,
     ModelInfo,
     QueueStats,
+    TextCallback,
 )
 from bot.ratelimit import RateLimiter
 from bot.store import Store
 from storage.memory import MemoryStore
 
 INFO = ModelInfo("scripted", "cpu", "float32", 1024, 1000, 50256)
+STREAM_PARTS = 4
 
 
 class RecordingOutbox:
     def __init__(self) -> None:
         self.replies: list[Reply] = []
+        self.previews: list[str] = []
+        self.events: list[tuple[str, str]] = []  # ("send" | "preview", text) in order
         self.working_entered = 0
         self.working_active = False
 
     async def send(self, reply: Reply) -> None:
         self.replies.append(reply)
+        self.events.append(("send", reply.text))
+
+    async def preview(self, text: str) -> None:
+        self.previews.append(text)
+        self.events.append(("preview", text))
 
     @asynccontextmanager
     async def working(self) -> AsyncIterator[None]:
@@ -53,6 +62,18 @@ class RecordingOutbox:
         return [r.text for r in self.replies]
 
 
+async def write_slowly(text: str, delay_s: float, on_text: TextCallback | None) -> None:
+    """Take `delay_s`; with `on_text`, hand out `text` growing in `STREAM_PARTS` equal steps
+    (the last step is the finished reply, which the caller returns)."""
+    if not delay_s:
+        return
+    parts = STREAM_PARTS if on_text is not None else 1
+    for part in range(1, parts + 1):
+        await asyncio.sleep(delay_s / parts)
+        if on_text is not None and part < parts:
+            on_text(text[: len(text) * part // parts])
+
+
 class ScriptedGenerator:
     """Answers with scripted texts in order (the last repeats), or raises a scripted error."""
 
@@ -65,15 +86,15 @@ class ScriptedGenerator:
         self.on_submit: Callable[[GenerationRequest], None] | None = None
         self.cancelled: list[str] = []
 
-    async def submit(self, request: GenerationRequest) -> Generation:
+    async def submit(self, request: GenerationRequest, on_text: TextCallback | None = None) -> Generation:
+        """With `delay_s` and `on_text`, the text grows in `STREAM_PARTS` equal pieces over the delay."""
         self.requests.append(request)
         if self.on_submit is not None:
             self.on_submit(request)
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
+        text = self.texts.pop(0) if len(self.texts) > 1 else self.texts[0]
+        await write_slowly(text, self.delay_s, on_text)
         if self.error is not None:
             raise self.error
-        text = self.texts.pop(0) if len(self.texts) > 1 else self.texts[0]
         return Generation(text, (1, 2, 3), FinishReason.STOP, len(request.prompt_ids))
 
     def cancel_channel(self, channel_key: str) -> int:

@@ -173,6 +173,8 @@ class FakeDiscord:
                 "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})
         if m := re.fullmatch(r"POST /channels/(\d+)/messages", route):
             return _json(await self._post_message(int(m[1]), call.body))
+        if m := re.fullmatch(r"(PATCH|DELETE) /channels/(\d+)/messages/(\d+)", route):
+            return await self._change_message(m[1], int(m[2]), int(m[3]), call.body)
         if re.fullmatch(r"POST /channels/\d+/typing", route):
             return web.Response(status=204)
         if m := re.fullmatch(r"POST /interactions/(\d+)/[^/]+/callback", route):
@@ -198,6 +200,23 @@ class FakeDiscord:
         self.messages[int(data["id"])] = data
         await self.gateway.dispatch("MESSAGE_CREATE", data)  # real Discord echoes our own posts
         return data
+
+    async def _change_message(self, method: str, channel_id: int, message_id: int,
+                              body: Json | None) -> web.StreamResponse:
+        """Edit (PATCH) or delete one of the bot's messages, echoing the gateway event as Discord does."""
+        data = self.messages.get(message_id)
+        if data is None or int(data["channel_id"]) != channel_id:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        if method == "DELETE":
+            del self.messages[message_id]
+            await self.gateway.dispatch("MESSAGE_DELETE", {
+                "id": str(message_id), "channel_id": str(channel_id), "guild_id": data.get("guild_id")})
+            return web.Response(status=204)
+        data = {**data, "content": (body or {}).get("content", data["content"]),
+                "edited_timestamp": "2026-11-23T12:00:00+00:00"}
+        self.messages[message_id] = data
+        await self.gateway.dispatch("MESSAGE_UPDATE", data)
+        return _json(data)
 
     def _webhook_message(self, body: Json) -> Json:
         data = message_payload(self.world, self.next_id(), self.world.general, self.world.bot,

@@ -8,7 +8,6 @@ a delay, and records the prompts it was given.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,9 +18,10 @@ from bot.config import Config
 from bot.conversation import Transcript
 from bot.handler import ChatHandler
 from bot.history import History
-from bot.inference.types import FinishReason, Generation, GenerationRequest, ModelInfo, QueueStats
+from bot.inference.types import FinishReason, Generation, GenerationRequest, ModelInfo, QueueStats, TextCallback
 from bot.ratelimit import RateLimiter
 from bot.store import Store
+from tests.fakes.core import write_slowly
 
 __all__ = ["ScriptedGenerator", "real_core"]
 
@@ -35,11 +35,10 @@ class ScriptedGenerator:
     requests: list[GenerationRequest] = field(default_factory=list)
     info: ModelInfo = field(default_factory=lambda: ModelInfo("scripted", "cpu", "float32", 1024, 0, 50256))
 
-    async def submit(self, request: GenerationRequest) -> Generation:
+    async def submit(self, request: GenerationRequest, on_text: TextCallback | None = None) -> Generation:
         self.requests.append(request)
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
         text = self.reply(request)
+        await write_slowly(text, self.delay_s, on_text)
         return Generation(text, (), FinishReason.EOS, len(request.prompt_ids), generated_s=self.delay_s)
 
     def cancel_channel(self, channel_key: str) -> int:
