@@ -77,6 +77,26 @@ async def test_twenty_channels_at_once_are_batched(tmp_path: Path, caplog: pytes
     assert any("largest batch" in r.message and int(r.args[2]) > 1 for r in caplog.records)  # type: ignore[index]
 
 
+async def test_the_real_engine_streams_previews_of_its_reply(tmp_path: Path) -> None:
+    """Engine deltas → queue `on_text` → handler preview → outbox, on the demo model."""
+    config = config_for("demo", tmp_path / "bot.db")
+    config = dataclasses.replace(config, bot=dataclasses.replace(config.bot, preview_interval_s=0.05))
+    generation = dataclasses.replace(config.generation, max_new_tokens=200, do_sample=False)
+    config = dataclasses.replace(config, generation=generation)
+    services = await Services.start(config, err=io.StringIO())
+    services.queue._engine.eos = -1  # type: ignore[attr-defined]  # random weights: never stop early on EOS
+    outbox = RecordingOutbox()
+    try:
+        event = Event(ChannelRef("test", "", "c1"), Author("u", "Ann"), "tell me a long story", addressed=True)
+        await services.handler.on_message(event, outbox)
+    finally:
+        await services.stop()
+    [reply] = outbox.replies
+    assert reply.kind is ReplyKind.CHAT and outbox.events[-1] == ("send", reply.text)
+    assert outbox.previews, "a 200-token reply on the CPU takes longer than 0.05 s"
+    assert all(p.endswith(" …") and reply.text.startswith(p[:-2].rstrip()) for p in outbox.previews)
+
+
 async def test_a_batch_too_big_for_memory_is_lowered_at_start(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
