@@ -85,6 +85,8 @@ def check(device: torch.device, dtype: torch.dtype, tokenizer: PreTrainedTokeniz
     tokens: dict[bool, dict[int, tuple[int, ...]]] = {}
     for graphs in (True, False):
         engine = make_engine(model, tokenizer, max_batch=8, cuda_graphs=graphs)
+        if graphs and device.type == "cuda" and engine._graphs is None:
+            failures.append("CUDA graphs were turned off at start (capture failed or its self-check disagreed)")
         run = run_engine(engine, first, joins=joins)
         tokens[graphs] = {r.request_id: run.generations[r.request_id].token_ids for r in everything}
         if max(run.batch_sizes) < 5:

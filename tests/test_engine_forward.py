@@ -3,13 +3,14 @@ moves, and the CUDA-graph bucket padding run eagerly (capture itself needs a GPU
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import pytest
 import torch
 
 from bot.inference.gpt2 import Gpt2Forward, Gpt2Weights
-from bot.inference.graphs import DecodeGraphs, batch_buckets, length_buckets
+from bot.inference.graphs import DecodeGraphs, batch_buckets, checked_graphs, length_buckets
 from bot.inference.kvcache import SlotKvCache
 from bot.inference.types import EngineRequest
 from tests.engine_kit import (
@@ -106,3 +107,35 @@ def test_padded_bucket_decode_matches_unpadded(tokenizer) -> None:
     for request in requests:
         expected = hf_greedy(model, request.prompt_ids, request.params.max_new_tokens)
         assert list(run.generations[request.request_id].token_ids) == expected
+
+
+def _graph_inputs(tokenizer):  # type: ignore[no-untyped-def]
+    engine = make_engine(tiny_model(seed=8, n_positions=128), tokenizer, max_batch=4)
+    engine._cache.reserve(4, 128)
+    state = engine._state
+    return engine._forward, state.tokens, state.positions
+
+
+def test_graphs_that_pass_their_self_check_are_used(tokenizer) -> None:
+    graphs = checked_graphs(*_graph_inputs(tokenizer), (1, 2, 4), (64, 128), replay=False)
+    assert graphs is not None
+
+
+def test_graphs_whose_replay_disagrees_are_dropped(tokenizer, monkeypatch, caplog) -> None:
+    """Never run on a GPU here, so the engine must not trust its capture blindly: a replay
+    that differs from the eager step turns graphs off with a warning instead of bad text."""
+    run = DecodeGraphs.run
+    monkeypatch.setattr(DecodeGraphs, "run", lambda self, b, s: run(self, b, s) + 0.5)
+    with caplog.at_level(logging.WARNING, logger="bot.inference.graphs"):
+        assert checked_graphs(*_graph_inputs(tokenizer), (1, 2, 4), (64, 128), replay=False) is None
+    assert "CUDA graphs are off: the replayed step differs from the eager one" in caplog.text
+
+
+def test_a_failed_capture_means_eager_decoding_not_a_failed_start(tokenizer, monkeypatch, caplog) -> None:
+    def fail(self: DecodeGraphs) -> None:
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(DecodeGraphs, "capture", fail)
+    with caplog.at_level(logging.WARNING, logger="bot.inference.graphs"):
+        assert checked_graphs(*_graph_inputs(tokenizer), (1, 2), (64,), replay=False) is None
+    assert "capture failed: CUDA out of memory" in caplog.text

@@ -33,7 +33,7 @@ from bot.inference.batchstate import BatchState, to_device
 from bot.inference.beam import beam_search
 from bot.inference.detokenizer import TokenBytes
 from bot.inference.gpt2 import Gpt2Forward, Gpt2Weights
-from bot.inference.graphs import DecodeGraphs, batch_buckets, length_buckets
+from bot.inference.graphs import DecodeGraphs, batch_buckets, checked_graphs, length_buckets
 from bot.inference.kvcache import SlotKvCache
 from bot.inference.linear import cpu_parts
 from bot.inference.rows import Row, cancelled_before_start
@@ -116,14 +116,13 @@ class BatchEngine:
             self._state = BatchState(slots, self.n_positions, self.vocab_size, self.device, score_dtype)
             self._graphs: DecodeGraphs | None = None
             if use_graphs:
-                self._graphs = DecodeGraphs(
+                self._graphs = checked_graphs(
                     self._forward,
                     self._state.tokens,
                     self._state.positions,
                     buckets,
                     length_buckets(self.n_positions),
                 )
-                self._graphs.capture()
 
     # --- the Engine protocol -----------------------------------------------------------
 

@@ -6,19 +6,24 @@ padded rows compute on free slots and are ignored) and the attention span to the
 bucket. Inputs are the engine's persistent `tokens` / `positions` tensors and the slot KV cache,
 so nothing is copied in; the output is a graph-owned logits tensor, valid until the next replay.
 
-Only used on CUDA; the CPU path runs `Gpt2Forward.decode` eagerly.
+Only used on CUDA; the CPU path runs `Gpt2Forward.decode` eagerly. `checked_graphs` captures
+and then compares one replay with the eager step; a capture that fails or disagrees is logged
+and the engine decodes eagerly (slower, but right) instead of failing to start.
 """
 
 from __future__ import annotations
 
 import bisect
+import logging
 from collections.abc import Sequence
 
 import torch
 
 from bot.inference.gpt2 import Gpt2Forward
 
-__all__ = ["BATCH_BUCKETS", "DecodeGraphs", "batch_buckets", "length_buckets"]
+__all__ = ["BATCH_BUCKETS", "DecodeGraphs", "batch_buckets", "checked_graphs", "length_buckets"]
+
+log = logging.getLogger(__name__)
 
 BATCH_BUCKETS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
 
@@ -93,6 +98,25 @@ class DecodeGraphs:
     def _run_eager(self, batch: int, span: int) -> torch.Tensor:
         return self._forward.decode(self._tokens[:batch], self._positions[:batch], span)
 
+    @torch.inference_mode()
+    def self_check(self, tolerance: float = 1e-3) -> str | None:
+        """Replay the smallest bucket and compare it with the eager step on the same inputs;
+        a description of the difference, or None when they agree. Writes keys and values at
+        position 0 of the first slots, which admission overwrites before any use."""
+        batch, span = self.batch_buckets[0], self.spans[0]
+        tokens, positions = self._tokens[:batch], self._positions[:batch]
+        tokens.copy_(torch.arange(batch, device=tokens.device) + 198)  # any real token ids
+        positions.zero_()
+        eager = self._run_eager(batch, span).float().clone()
+        replayed = self.run(batch, span).float().clone()
+        tokens.zero_()
+        if not bool(torch.isfinite(replayed).all()):
+            return "the replayed step gave non-finite logits"
+        error = float((replayed - eager).norm() / eager.norm().clamp_min(1e-12))
+        if error > tolerance:
+            return f"the replayed step differs from the eager one (relative error {error:.2g})"
+        return None
+
     def run(self, batch: int, span: int) -> torch.Tensor:
         """Logits `[batch, V]` of the step whose inputs sit in `tokens[:batch]` etc."""
         if not self.replay:
@@ -100,3 +124,25 @@ class DecodeGraphs:
         graph, out = self._graphs[self.bucket(batch, span)]
         graph.replay()
         return out[:batch]
+
+
+def checked_graphs(
+    forward: Gpt2Forward,
+    tokens: torch.Tensor,
+    positions: torch.Tensor,
+    batch_buckets: Sequence[int],
+    spans: Sequence[int],
+    replay: bool = True,
+) -> DecodeGraphs | None:
+    """Captured and self-checked decode graphs, or None (logged) when capture fails or the
+    replay disagrees with the eager step: the engine then decodes eagerly."""
+    graphs = DecodeGraphs(forward, tokens, positions, batch_buckets, spans, replay=replay)
+    try:
+        graphs.capture()
+        problem = graphs.self_check()
+    except RuntimeError as exc:  # CUDA errors, out-of-memory included, are RuntimeErrors
+        problem = f"capture failed: {exc}"
+    if problem is None:
+        return graphs
+    log.warning("CUDA graphs are off: %s; decoding eagerly (slower)", problem)
+    return None
