@@ -19,6 +19,9 @@ from bot.safety.pii import detect_pii, detect_secrets, luhn_ok
         ("card 4111 1111 1111 1111", "card [card]"),
         ("IBAN DE89 3704 0044 0532 0130 00", "IBAN [iban]"),
         ("host 203.0.113.42", "host [ip]"),
+        ("my number is 555-1234, call after six", "my number is [phone], call after six"),
+        ("call me on 555 1234 tonight", "call me on [phone] tonight"),
+        ("text me: 5551234", "text me: [phone]"),
     ],
 )
 def test_pii_is_redacted(text: str, expected: str) -> None:
@@ -27,7 +30,11 @@ def test_pii_is_redacted(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["version 1.2.3", "we had 12,000 users in 2023", "card 4111 1111 1111 1112", "room 101 at 10:00"],
+    [
+        "version 1.2.3", "we had 12,000 users in 2023", "card 4111 1111 1111 1112", "room 101 at 10:00",
+        "scores were 120 4000 and 1234567", "order 1234567 shipped", "see pages 10-2024", "issue #555-1234x",
+        "the number of users grew by 1500 2000 times",
+    ],
 )
 def test_numbers_that_are_not_pii(text: str) -> None:
     assert detect_pii(text) == []

@@ -17,6 +17,14 @@ _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,5}(?:[ .-]\d{2,6}){1,4}(?![\w])"
     r"|(?<![\w+])\+\d{8,15}(?!\w)|(?<![\w+])0\d{9,10}(?!\w)"
 )
+# A 7-digit local number: "555-1234" / "555.1234" on its own; with a space or no separator
+# only right after a word that says it is a phone number ("call me on 555 1234").
+_LOCAL_PHONE = re.compile(r"\d{3}[-.]\d{4}")
+_SAID_PHONE = re.compile(
+    r"\b(?:call|text|phone|number|cell|mobile|tel|whatsapp|sms|ring)\b[^\d\n]{0,20}?"
+    r"(?<![\w.+-])(\d{3} ?\d{4})(?![\w.-])",
+    re.IGNORECASE,
+)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,3})?\b")
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
 _SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
@@ -68,10 +76,11 @@ def detect_pii(text: str) -> list[Hit]:
     hits: list[Hit] = []
     taken: list[tuple[int, int]] = []
 
-    def add(rule: str, m: re.Match[str], mark: str, score: float = 1.0) -> None:
-        if not any(a < m.end() and m.start() < b for a, b in taken):
-            taken.append((m.start(), m.end()))
-            hits.append(Hit(Category.PII, score, rule, (m.start(), m.end()), mark))
+    def add(rule: str, m: re.Match[str], mark: str, score: float = 1.0, group: int = 0) -> None:
+        start, end = m.start(group), m.end(group)
+        if not any(a < end and start < b for a, b in taken):
+            taken.append((start, end))
+            hits.append(Hit(Category.PII, score, rule, (start, end), mark))
 
     for m in _EMAIL.finditer(text):
         add("pii.email", m, "[email]")
@@ -88,6 +97,9 @@ def detect_pii(text: str) -> list[Hit]:
     for m in _PHONE.finditer(text):
         digits = re.sub(r"\D", "", m.group(0))
         international = m.group(0).startswith("+")
-        if 10 <= len(digits) <= 15 or (international and len(digits) >= 8):
+        local = _LOCAL_PHONE.fullmatch(m.group(0)) is not None
+        if 10 <= len(digits) <= 15 or (international and len(digits) >= 8) or local:
             add("pii.phone", m, "[phone]")
+    for m in _SAID_PHONE.finditer(text):
+        add("pii.phone", m, "[phone]", group=1)
     return hits
