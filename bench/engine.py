@@ -4,7 +4,8 @@ For each device it prints one table, all numbers measured in the same run:
 
 * ms per decode step at batch 1;
 * tok/s with C concurrent requests (prompt 256 tokens, 100 new tokens);
-* p50/p95 time to a full reply with N requests arriving evenly over one second.
+* p50/p95 time to a full reply with N requests arriving evenly over one second;
+* the next turn of a conversation, with and without the prefix cache.
 
 Baselines: HF `generate` one request at a time (what a naive bot does) and HF `generate` on
 all requests at once (static batching). Weights are random (no model hub here), built from
@@ -28,6 +29,7 @@ import torch
 from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel
 
 from bot.inference.engine import BatchEngine
+from bot.inference.prefixes import PrefixCache
 from bot.inference.tokenizer import packaged_tokenizer
 from bot.inference.types import EngineRequest, ModelInfo, SamplingParams
 
@@ -40,7 +42,7 @@ SIZES = {  # n_embd, n_layer, n_head
     "gpt2-large": (1280, 36, 20),
     "gpt2-xl": (1600, 48, 25),
 }
-ROWS = ("step", "c8", "c32", "c64", "latency")
+ROWS = ("step", "c8", "c32", "c64", "latency", "turn")
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,42 @@ def row_latency(setup: Setup, count: int) -> list[tuple[str, float, float, float
     ]
 
 
+def _reply(setup: Setup, prompt: Sequence[int], new_tokens: int) -> tuple[float, tuple[int, ...]]:
+    """Seconds to a full reply from the engine, and its tokens."""
+    params = SamplingParams(**{**GREEDY.__dict__, "max_new_tokens": new_tokens})
+    setup.engine.add(EngineRequest(0, tuple(prompt), params))
+    start = time.perf_counter()
+    while True:
+        for update in setup.engine.step().updates:
+            if update.finished and update.generation is not None:
+                return time.perf_counter() - start, update.generation.token_ids
+
+
+def table_turn(setup: Setup, budget: int, history: int = 700, line: int = 20) -> str:
+    """The next turn of a conversation: the last prompt (`history` tokens), its reply and a new
+    line of `line` tokens. Ours with the prefix cache (the last turn's keys/values reused),
+    ours without it, and HF `generate` (which always reads the whole prompt)."""
+    g = torch.Generator().manual_seed(setup.seed + 7)
+    first = torch.randint(0, 50000, (history,), generator=g).tolist()
+    extra = torch.randint(0, 50000, (line,), generator=g).tolist()
+    cache, n = PrefixCache(budget), setup.new_tokens
+    times: dict[str, float] = {}
+    for label, prefixes in (("on", cache), ("off", None)):
+        setup.engine.prefixes = prefixes
+        _, reply = _reply(setup, first, n)
+        times[label], _ = _reply(setup, [*first, *reply, *extra], n)
+    setup.engine.prefixes = None
+    prompt = history + n + line
+    hf = _hf(setup, [[*first, *([0] * n), *extra]], n)  # same length; HF's speed does not depend on the ids
+    reused = f"{cache.reused_tokens} of them reused" if cache.hits else "none reused"
+    return "\n".join([
+        f"| next turn: {prompt}-token prompt ({reused}), s to a full {n}-token reply | ours, prefix cache "
+        "| ours, no prefix cache | HF generate |",
+        "| --- | --- | --- | --- |",
+        f"| (lower is better) | {times['on']:.2f} | {times['off']:.2f} | {hf:.2f} |",
+    ])
+
+
 def _ratio(ours: float, other: float | None, lower_is_better: bool) -> str:
     if other is None or other == 0 or ours == 0:
         return "—"
@@ -227,14 +265,16 @@ def run_device(args: argparse.Namespace, device: torch.device) -> None:
     engine = BatchEngine(
         model, packaged_tokenizer(), info, max_batch=64, cuda_graphs=graphs,
         max_prefill_tokens=args.prefill_budget,
-    )  # fmt: skip
+    )  # fmt: skip  (no prefix cache: the rows above use fresh prompts; `turn` adds one)
     cap = args.serial_cap or (4 if device.type == "cpu" else 16)
     setup = Setup(model, engine, device, args.prompt_len, args.new_tokens, cap)
     ready = time.perf_counter() - start
     _ours(setup, setup.prompts(2), 4)  # warm-up both sides
     _hf(setup, setup.prompts(2)[:1], 4)
     rows: list[tuple[str, float, float, float | None]] = []
+    extra: list[str] = []
     plan: dict[str, Callable[[], None]] = {
+        "turn": lambda: extra.append(table_turn(setup, args.prefix_cache_mb * 1_000_000)),
         "step": lambda: rows.append(row_step(setup)),
         "c8": lambda: rows.append(row_concurrent(setup, 8)),
         "c32": lambda: rows.append(row_concurrent(setup, 32)),
@@ -251,7 +291,10 @@ def run_device(args: argparse.Namespace, device: torch.device) -> None:
         f"prompt {args.prompt_len} + {args.new_tokens} new tokens, greedy, EOS off; "
         f"CUDA graphs {'on' if engine._graphs else 'off'}; engine ready in {ready:.1f} s\n"
     )
-    print(_table(rows), flush=True)
+    if rows:
+        print(_table(rows), flush=True)
+    for table in extra:
+        print(f"\n{table}", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -268,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                              "(default: 4 on CPU, 16 on CUDA)")  # fmt: skip
     parser.add_argument("--prefill-budget", type=int, default=4096)
     parser.add_argument("--cuda-graphs", default="auto", choices=["auto", "on", "off"])
+    parser.add_argument("--prefix-cache-mb", type=int, default=512, help="the bot's default (0 = off)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     args = parser.parse_args(argv)
     if args.threads:

@@ -93,6 +93,10 @@ class InferenceSection:
         0, "prompt tokens prefilled per step while others wait (0 = auto: 4096 on GPU, 1024 on CPU)", lo=0, hi=65_536
     )
     cuda_graphs: bool = _opt(True, "capture CUDA graphs for decode steps on GPU")
+    prefix_cache_mb: int = _opt(
+        512, "memory for finished replies' keys/values, so a conversation's next turn skips "
+        "re-reading its history (0 = off)", lo=0, hi=1_000_000,
+    )
 
 
 @dataclass(frozen=True)

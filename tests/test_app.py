@@ -102,9 +102,10 @@ async def test_a_batch_too_big_for_memory_is_lowered_at_start(
 ) -> None:
     """The admin's max_batch would need more memory than the machine has: the bot starts with
     what fits and says so, naming the key and the value to set."""
-    monkeypatch.setattr("bot.inference.memory.available_bytes", lambda device: 100_000_000)  # demo: 2 MB a slot
+    monkeypatch.setattr("bot.inference.memory.available_bytes", lambda device: 150_000_000)  # demo: 2 MB a slot
+    config = config_for("demo", tmp_path / "bot.db", max_batch=64, prefix_cache_mb=50)  # 100 MB left for slots
     with caplog.at_level(logging.INFO, logger="bot.app"):
-        services = await Services.start(config_for("demo", tmp_path / "bot.db", max_batch=64), err=io.StringIO())
+        services = await Services.start(config, err=io.StringIO())
     await services.stop()
     engine = services.queue._engine
     assert isinstance(engine, BatchEngine) and engine.max_batch < 64

@@ -139,3 +139,18 @@ def test_a_failed_capture_means_eager_decoding_not_a_failed_start(tokenizer, mon
     with caplog.at_level(logging.WARNING, logger="bot.inference.graphs"):
         assert checked_graphs(*_graph_inputs(tokenizer), (1, 2), (64,), replay=False) is None
     assert "capture failed: CUDA out of memory" in caplog.text
+
+
+@pytest.mark.parametrize("parts", [1, 2])
+def test_prefill_after_a_reused_prefix_equals_one_prefill(parts: int) -> None:
+    """Positions 0..S-1 copied from another slot, S..P-1 prefilled on top: the next decode
+    gives HF's logits (the masked attention over the prefix is right)."""
+    model, forward = _setup(parts=parts)
+    seq = torch.randint(0, 50257, (40,)).tolist()
+    with torch.inference_mode():
+        forward.prefill(0, torch.tensor(seq[:25]))  # an earlier, shorter turn
+        prefix = forward.cache.read(0, 17)  # reuse only its first 17 positions
+        forward.cache.load(2, prefix, 17)
+        forward.prefill(2, torch.tensor(seq[17:39]), 17)
+        logits = forward.decode(torch.tensor([0, 0, seq[39]]), torch.tensor([0, 0, 39]), 40)
+    torch.testing.assert_close(logits[2], _reference(model, seq), atol=1e-5, rtol=0)

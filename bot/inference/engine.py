@@ -36,6 +36,7 @@ from bot.inference.gpt2 import Gpt2Forward, Gpt2Weights
 from bot.inference.graphs import DecodeGraphs, batch_buckets, checked_graphs, length_buckets
 from bot.inference.kvcache import SlotKvCache
 from bot.inference.linear import cpu_parts
+from bot.inference.prefixes import PrefixCache
 from bot.inference.rows import Row, cancelled_before_start
 from bot.inference.sampling import SamplingPlan
 from bot.inference.types import (
@@ -70,9 +71,11 @@ class BatchEngine:
         cuda_graphs: bool | None = None,
         clip_to_window: bool = False,
         weight_parts: int | None = None,
+        prefix_cache_bytes: int = 0,
     ) -> None:
         """`weight_parts`: column blocks per weight product (`bot.inference.linear`); default
-        torch's thread count on CPU, 1 on CUDA."""
+        torch's thread count on CPU, 1 on CUDA. `prefix_cache_bytes`: memory for finished
+        requests' keys/values, reused by prompts that start the same way (`prefixes.py`; 0 = off)."""
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         self.model = model
@@ -99,6 +102,7 @@ class BatchEngine:
         self._ids: set[int] = set()
         self._cancelled: set[int] = set()
         self._plan: SamplingPlan | None = None
+        self.prefixes = PrefixCache(prefix_cache_bytes) if prefix_cache_bytes > 0 else None
         with torch.inference_mode():
             self._cache = SlotKvCache(
                 n_layer=len(weights.blocks),
@@ -190,8 +194,9 @@ class BatchEngine:
             try:
                 length = min(len(prompt) + request.params.max_new_tokens, self.n_positions)
                 self._cache.reserve(slot + 1, length)
-                if len(prompt) > 1:
-                    self._forward.prefill(slot, to_device(prompt[:-1], self.device))
+                reused = self._reuse(slot, prompt)
+                if len(prompt) - 1 > reused:
+                    self._forward.prefill(slot, to_device(prompt[reused:-1], self.device), reused)
                 self._state.admit(slot, prompt, request.params, seed)
             except Exception as exc:
                 failed.append(request.request_id)
@@ -201,6 +206,27 @@ class BatchEngine:
             now = time.perf_counter()
             self._rows.append(Row.start(request, self._table, seed, item.added_at, now))
             self._plan = None
+
+    def _reuse(self, slot: int, prompt: tuple[int, ...]) -> int:
+        """Copy a cached prefix of `prompt[:-1]` into `slot`; how many positions it covers."""
+        if self.prefixes is None or len(prompt) < 2:
+            return 0
+        hit = self.prefixes.take(prompt[:-1])
+        if hit is None:
+            return 0
+        count, kv = hit
+        self._cache.load(slot, kv, count)
+        return count
+
+    def _keep_prefix(self, slot: int, row: Row) -> None:
+        """Store the keys/values of everything `row` fed (prompt + reply) for a later turn."""
+        if self.prefixes is None:
+            return
+        tokens = (*row.request.prompt_ids, *row.generated)[: row.position]
+        try:
+            self.prefixes.put(tokens, self._cache.read(slot, row.position))
+        except RuntimeError:  # out of memory for the copy: an optimisation skipped, nothing lost
+            return
 
     def _run_beam(self, updates: list[EngineUpdate], failed: list[int], errors: list[Exception]) -> int:
         if not self._beams:
@@ -249,6 +275,7 @@ class BatchEngine:
             delta, reason = row.accept(token, self.eos, self.n_positions)
             if reason is not None:
                 updates.append(row.finish(reason, now, delta))
+                self._keep_prefix(index, row)
                 done.append(index)
             elif delta:
                 updates.append(EngineUpdate(row.request_id, delta=delta))

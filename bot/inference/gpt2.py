@@ -185,26 +185,38 @@ class Gpt2Forward:
         h = self._norm(x, block.ln2_w, block.ln2_b)
         return x + maps.out(self._act(maps.fc(h)))
 
-    def prefill(self, slot: int, ids: torch.Tensor) -> None:
-        """Write keys/values of `ids` ([P] token ids) at positions `0..P-1` of `slot`."""
+    def prefill(self, slot: int, ids: torch.Tensor, start: int = 0) -> None:
+        """Write keys/values of `ids` ([P] token ids) at positions `start..start+P-1` of `slot`;
+        positions `0..start-1` must already hold this sequence's keys/values (a reused prefix)."""
         count = int(ids.shape[0])
         if count == 0:
             return
         d, heads, hd = self.w.n_embd, self.w.n_head, self.w.head_dim
-        x = F.embedding(ids, self.w.wte) + self.w.wpe[:count]
+        end = start + count
+        x = F.embedding(ids, self.w.wte) + self.w.wpe[start:end]
+        # with a prefix, token i (position start+i) sees positions 0..start+i
+        mask = None
+        if start:
+            seen = torch.arange(end, device=ids.device)
+            mask = seen.unsqueeze(0) <= torch.arange(start, end, device=ids.device).unsqueeze(1)
         last = len(self.w.blocks) - 1
         for index, (block, maps) in enumerate(zip(self.w.blocks, self._maps, strict=True)):
             h = self._norm(x, block.ln1_w, block.ln1_b)
             if index == last:  # the last block's output is never read: keys/values suffice
                 kv = maps.kv(h)
                 k, v = kv.view(count, 2, heads, hd).permute(1, 2, 0, 3).unbind(0)
-                self.cache.write_prompt(index, slot, k, v)
+                self.cache.write_prompt(index, slot, k, v, start)
                 break
             qkv = maps.qkv(h)
             # 4-D [1, H, P, hd] views: SDPA's fused CPU kernel takes them (3-D falls back)
             q, k, v = qkv.view(1, count, 3, heads, hd).permute(2, 0, 3, 1, 4).unbind(0)
-            self.cache.write_prompt(index, slot, k[0], v[0])
-            attn = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=block.scale)
+            self.cache.write_prompt(index, slot, k[0], v[0], start)
+            if mask is None:
+                attn = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=block.scale)
+            else:
+                layer = self.cache.layer(index)
+                keys, values = layer[0, slot, :, :end].unsqueeze(0), layer[1, slot, :, :end].unsqueeze(0)
+                attn = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, scale=block.scale)
             attn = attn[0].transpose(0, 1).reshape(count, d)
             x = x + maps.proj(attn)
             x = self._mlp(x, block, maps)

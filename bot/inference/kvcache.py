@@ -85,12 +85,20 @@ class SlotKvCache:
         """The `[2, slots, n_head, length, head_dim]` block of one layer (a view)."""
         return self.data[index]
 
-    def write_prompt(self, layer: int, slot: int, key: torch.Tensor, value: torch.Tensor) -> None:
-        """Store `[n_head, P, head_dim]` keys and values at positions `0..P-1` of `slot`."""
-        length = key.shape[1]
+    def write_prompt(self, layer: int, slot: int, key: torch.Tensor, value: torch.Tensor, start: int = 0) -> None:
+        """Store `[n_head, P, head_dim]` keys and values at positions `start..start+P-1` of `slot`."""
+        end = start + key.shape[1]
         block = self.data[layer]
-        block[0, slot, :, :length].copy_(key)
-        block[1, slot, :, :length].copy_(value)
+        block[0, slot, :, start:end].copy_(key)
+        block[1, slot, :, start:end].copy_(value)
+
+    def read(self, slot: int, length: int) -> torch.Tensor:
+        """A copy of `slot`'s positions `0..length-1`: `[n_layer, 2, n_head, length, head_dim]`."""
+        return self.data[:, :, slot, :, :length].clone()
+
+    def load(self, slot: int, kv: torch.Tensor, length: int) -> None:
+        """Write the first `length` positions of `kv` (as `read` returns it) into `slot`."""
+        self.data[:, :, slot, :, :length].copy_(kv[:, :, :, :length])
 
     def move(self, src: torch.Tensor, dst: torch.Tensor, length: int) -> None:
         """Copy slots `src` to slots `dst` (index tensors), positions `0..length-1`."""

@@ -110,14 +110,18 @@ def fit_batch(
     return KvFit(batch, requested, slots_for(batch), per_slot, available, share)
 
 
-def fit_model(model: GPT2LMHeadModel, requested: int, cuda_graphs: bool) -> KvFit:
-    """`fit_batch` for a loaded model on its device, measured now."""
+def fit_model(model: GPT2LMHeadModel, requested: int, cuda_graphs: bool, reserved: int = 0) -> KvFit:
+    """`fit_batch` for a loaded model on its device, measured now; `reserved` bytes of the
+    free memory are spoken for elsewhere (the prefix cache)."""
     param = next(model.parameters())
     config = model.config
     per_slot = slot_bytes(int(config.n_layer), int(config.n_embd), int(config.n_positions), param.dtype)
     on_cuda = param.device.type == "cuda"
     share = GPU_SHARE if on_cuda else CPU_SHARE
-    return fit_batch(requested, per_slot, available_bytes(param.device), share, on_cuda and cuda_graphs)
+    free = available_bytes(param.device)
+    if free is not None:
+        free = max(0, free - reserved)
+    return fit_batch(requested, per_slot, free, share, on_cuda and cuda_graphs)
 
 
 def _gb(n: int) -> str:
