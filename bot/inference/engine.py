@@ -5,11 +5,13 @@ One worker thread drives it: `add()` and `cancel()` between steps, `step()` in a
 1. finishes cancelled requests (slot freed at once);
 2. runs at most one beam-search request on its own (`beam.py`);
 3. admits waiting requests into free slots (up to `max_batch` rows, `max_prefill_tokens` of
-   prompt per step, at least one) and prefills their prompts;
+   prompt per step, at least one) and prefills their prompts, after copying in the longest
+   prefix a finished request left in the prefix cache (`prefixes.py`), if any;
 4. decodes one token for every running row in one batched forward (a captured CUDA graph on
    CUDA), picks tokens with per-row sampling settings, and copies the new tokens to the host
    once (the step's only synchronisation);
-5. streams text, checks EOS / stop pattern / max_new_tokens / window, and frees finished slots.
+5. streams text, checks EOS / stop pattern / max_new_tokens / window, keeps finished rows'
+   keys/values in the prefix cache, and frees their slots.
 
 Errors: `add()` raises ValueError for a request that cannot run (does not fit the window, bad
 settings, bad stop pattern, duplicate id). If a step fails, `step()` raises `EngineStepError`
