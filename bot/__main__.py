@@ -78,8 +78,8 @@ def _model_info(config: Config) -> None:
     for field in dataclasses.fields(info):
         print(f"{field.name}: {getattr(info, field.name)}")
     print(f"tokenizer: {type(loaded.tokenizer).__name__}, {len(loaded.tokenizer)} tokens")
-    reserved = config.inference.prefix_cache_mb * 1_000_000
-    fit = fit_model(loaded.model, config.inference.max_batch, config.inference.cuda_graphs, reserved)
+    prefix_bytes = config.inference.prefix_cache_mb * 1_000_000
+    fit = fit_model(loaded.model, config.inference.max_batch, config.inference.cuda_graphs, prefix_bytes)
     print(f"max_batch: {fit.max_batch} of {fit.requested} configured; {fit.describe()}")
     if info.is_demo:
         print(messages.DEMO_WARNING)

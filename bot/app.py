@@ -56,6 +56,8 @@ class Services:
             log.warning(messages.DEMO_WARNING)
         prefix_bytes = config.inference.prefix_cache_mb * 1_000_000
         fit = fit_model(loaded.model, config.inference.max_batch, config.inference.cuda_graphs, prefix_bytes)
+        if fit.prefix_bytes < prefix_bytes:
+            log.warning(messages.prefix_cache_lowered(config.inference.prefix_cache_mb, fit.prefix_bytes))
         if fit.lowered:
             log.warning(messages.batch_lowered(fit.requested, fit.max_batch, fit.describe()))
         else:
@@ -67,7 +69,7 @@ class Services:
             max_batch=fit.max_batch,
             max_prefill_tokens=_prefill_budget(config.inference.max_prefill_tokens, loaded.info.device),
             cuda_graphs=config.inference.cuda_graphs,
-            prefix_cache_bytes=prefix_bytes,
+            prefix_cache_bytes=fit.prefix_bytes,
         )
         queue = InferenceQueue(engine, max_queue=config.inference.max_queue, timeout_s=config.inference.timeout_s)
         queue.start()

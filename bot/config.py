@@ -95,7 +95,7 @@ class InferenceSection:
     cuda_graphs: bool = _opt(True, "capture CUDA graphs for decode steps on GPU")
     prefix_cache_mb: int = _opt(
         512, "memory for finished replies' keys/values, so a conversation's next turn skips "
-        "re-reading its history (0 = off)", lo=0, hi=1_000_000,
+        "re-reading its history (0 = off; at most a quarter of free memory)", lo=0, hi=1_000_000,
     )
 
 

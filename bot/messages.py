@@ -53,6 +53,14 @@ __all__ = [
 DEMO_WARNING = "demo model: random weights, replies are random text"
 
 
+def prefix_cache_lowered(configured_mb: int, used: int) -> str:
+    """Log line when `inference.prefix_cache_mb` exceeds its share of free memory."""
+    return (
+        f"inference.prefix_cache_mb = {configured_mb} is more than a quarter of the free memory; "
+        f"using {used // 1_000_000} MB"
+    )
+
+
 def batch_lowered(requested: int, used: int, cache: str) -> str:
     """Log line (for the admin) when the KV cache of `inference.max_batch` rows would not fit."""
     return (

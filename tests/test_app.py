@@ -102,8 +102,8 @@ async def test_a_batch_too_big_for_memory_is_lowered_at_start(
 ) -> None:
     """The admin's max_batch would need more memory than the machine has: the bot starts with
     what fits and says so, naming the key and the value to set."""
-    monkeypatch.setattr("bot.inference.memory.available_bytes", lambda device: 150_000_000)  # demo: 2 MB a slot
-    config = config_for("demo", tmp_path / "bot.db", max_batch=64, prefix_cache_mb=50)  # 100 MB left for slots
+    monkeypatch.setattr("bot.inference.memory.available_bytes", lambda device: 200_000_000)  # demo: 2 MB a slot
+    config = config_for("demo", tmp_path / "bot.db", max_batch=64, prefix_cache_mb=80)  # capped at 50 MB
     with caplog.at_level(logging.INFO, logger="bot.app"):
         services = await Services.start(config, err=io.StringIO())
     await services.stop()
@@ -112,7 +112,9 @@ async def test_a_batch_too_big_for_memory_is_lowered_at_start(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     warning = next(w for w in warnings if "max_batch" in w)
     assert f"inference.max_batch = 64 does not fit in memory; using {engine.max_batch}" in warning
-    assert f"Set inference.max_batch = {engine.max_batch}" in warning and "of 100 MB free" in warning
+    assert f"Set inference.max_batch = {engine.max_batch}" in warning and "of 150 MB free" in warning
+    assert "prefix cache 50 MB" in warning and engine.prefixes.budget_bytes == 50_000_000
+    assert "inference.prefix_cache_mb = 80 is more than a quarter of the free memory; using 50 MB" in warnings
 
 
 def run_cli(args: list[str], cwd: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:

@@ -73,3 +73,16 @@ def test_the_engine_stays_within_a_lowered_batch(tokenizer) -> None:
     assert engine._cache.slots <= 3 and engine._cache.nbytes() <= 3 * per_slot
     for i, prompt in enumerate(prompts):
         assert list(run.generations[i].token_ids) == hf_greedy(model, prompt, GREEDY.max_new_tokens)
+
+
+def test_the_prefix_cache_comes_first_but_takes_at_most_a_quarter(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.engine_kit import tiny_model
+
+    model = tiny_model(n_positions=128, dtype=torch.float32)  # 131,072 B per slot
+    monkeypatch.setattr("bot.inference.memory.available_bytes", lambda device: 4_000_000)
+    fit = fit_model(model, 64, cuda_graphs=False, prefix_bytes=3_000_000)
+    assert fit.prefix_bytes == 1_000_000 and fit.available == 3_000_000
+    assert fit.max_batch == 11  # half of the 3 MB left, in 131 kB slots
+    assert "prefix cache 1 MB" in fit.describe()
+    small = fit_model(model, 64, cuda_graphs=False, prefix_bytes=200_000)
+    assert small.prefix_bytes == 200_000 and small.available == 3_800_000

@@ -11,6 +11,7 @@ not later with an out-of-memory kill in the middle of a busy evening.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +20,11 @@ from transformers import GPT2LMHeadModel
 
 from bot.inference.graphs import BATCH_BUCKETS, batch_buckets
 
-__all__ = ["CPU_SHARE", "GPU_SHARE", "KvFit", "available_bytes", "fit_batch", "fit_model", "slot_bytes"]
+__all__ = ["CPU_SHARE", "GPU_SHARE", "PREFIX_SHARE", "KvFit", "available_bytes", "fit_batch", "fit_model", "slot_bytes"]
 
 CPU_SHARE = 0.5  # of available RAM: the OS, the database and Python need the rest
 GPU_SHARE = 0.8  # of free GPU memory: activations, captured graphs and the allocator need the rest
+PREFIX_SHARE = 0.25  # the prefix cache gets at most this share of free memory, before the slots
 
 
 def slot_bytes(n_layer: int, n_embd: int, n_positions: int, dtype: torch.dtype) -> int:
@@ -72,8 +74,9 @@ class KvFit:
     requested: int
     slots: int  # slots the cache can grow to (CUDA graphs round the batch up to a bucket)
     slot_bytes: int
-    available: int | None  # bytes free when measured; None when unknown
+    available: int | None  # bytes free for the slots when measured; None when unknown
     share: float
+    prefix_bytes: int = 0  # the prefix cache's budget (as configured, or lowered to fit)
 
     @property
     def lowered(self) -> bool:
@@ -82,6 +85,8 @@ class KvFit:
     def describe(self) -> str:
         size = _gb(self.slots * self.slot_bytes)
         line = f"KV cache: up to {self.slots} slots x {_gb(self.slot_bytes)} = {size}"
+        if self.prefix_bytes:
+            line += f", prefix cache {_gb(self.prefix_bytes)}"
         if self.available is None:
             return f"{line} (free memory unknown: not checked)"
         return f"{line} ({self.share:.0%} of {_gb(self.available)} free)"
@@ -110,9 +115,9 @@ def fit_batch(
     return KvFit(batch, requested, slots_for(batch), per_slot, available, share)
 
 
-def fit_model(model: GPT2LMHeadModel, requested: int, cuda_graphs: bool, reserved: int = 0) -> KvFit:
-    """`fit_batch` for a loaded model on its device, measured now; `reserved` bytes of the
-    free memory are spoken for elsewhere (the prefix cache)."""
+def fit_model(model: GPT2LMHeadModel, requested: int, cuda_graphs: bool, prefix_bytes: int = 0) -> KvFit:
+    """`fit_batch` for a loaded model on its device, measured now. The prefix cache's budget
+    comes first, capped at `PREFIX_SHARE` of free memory; the slots fit in what is left."""
     param = next(model.parameters())
     config = model.config
     per_slot = slot_bytes(int(config.n_layer), int(config.n_embd), int(config.n_positions), param.dtype)
@@ -120,8 +125,10 @@ def fit_model(model: GPT2LMHeadModel, requested: int, cuda_graphs: bool, reserve
     share = GPU_SHARE if on_cuda else CPU_SHARE
     free = available_bytes(param.device)
     if free is not None:
-        free = max(0, free - reserved)
-    return fit_batch(requested, per_slot, free, share, on_cuda and cuda_graphs)
+        prefix_bytes = min(prefix_bytes, int(free * PREFIX_SHARE))
+        free -= prefix_bytes
+    fit = fit_batch(requested, per_slot, free, share, on_cuda and cuda_graphs)
+    return dataclasses.replace(fit, prefix_bytes=prefix_bytes)
 
 
 def _gb(n: int) -> str:
