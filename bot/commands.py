@@ -119,6 +119,10 @@ class CommandRunner:
             f"{prompt.turns_used} in the next prompt ({len(prompt.ids)} of {prompt.budget} tokens)",
             f"Auto-reply: {format_value(settings.enabled)}",
         ]
+        if stats.reused_tokens:
+            share = stats.reused_tokens / max(stats.prompt_tokens, 1)
+            lines.insert(2, f"Prefix cache: {stats.reused_tokens:,} of {stats.prompt_tokens:,} prompt tokens "
+                            f"({share:.0%}) reused from earlier turns")  # fmt: skip
         if dropped > 0:
             lines.append(messages.history_trimmed(dropped))
         if info.is_demo:

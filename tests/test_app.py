@@ -57,6 +57,17 @@ async def test_console_chat_and_history_survive_a_restart(tiny_model_dir: Path, 
     assert "4 messages stored" in out and "4 in the next prompt" in out
 
 
+async def test_status_reports_prompt_tokens_reused_from_earlier_turns(tmp_path: Path) -> None:
+    services = await Services.start(config_for("demo", tmp_path / "bot.db"), err=io.StringIO())
+    try:
+        out = await chat(services, "hello there\nhow are you today?\ntell me more\n/gpt2 status\n")
+    finally:
+        await services.stop()
+    stats = services.queue.stats()
+    assert 0 < stats.reused_tokens < stats.prompt_tokens
+    assert f"Prefix cache: {stats.reused_tokens:,} of {stats.prompt_tokens:,} prompt tokens" in out
+
+
 async def test_twenty_channels_at_once_are_batched(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     services = await Services.start(config_for("demo", tmp_path / "bot.db", max_batch=32), err=io.StringIO())
     services.queue._summary_every_s = 0.0  # log every step's summary for this test

@@ -162,7 +162,7 @@ class BatchEngine:
         errors: list[Exception] = []
         self._finish_cancelled(updates)
         beams = self._run_beam(updates, failed, errors)
-        self._admit(failed, errors)
+        reused = self._admit(failed, errors)
         batch = len(self._rows)
         if batch:
             try:
@@ -175,12 +175,13 @@ class BatchEngine:
                 errors.append(exc)
         if failed:
             raise EngineStepError(tuple(failed), tuple(updates)) from errors[0]
-        return StepResult(batch_size=batch + beams, updates=tuple(updates))
+        return StepResult(batch_size=batch + beams, updates=tuple(updates), reused_tokens=reused)
 
     # --- admission ---------------------------------------------------------------------
 
-    def _admit(self, failed: list[int], errors: list[Exception]) -> None:
-        budget = self.max_prefill_tokens
+    def _admit(self, failed: list[int], errors: list[Exception]) -> int:
+        """Admit what fits; returns the prompt tokens taken from the prefix cache."""
+        budget, reused_total = self.max_prefill_tokens, 0
         while self._waiting and len(self._rows) < self.max_batch:
             request = self._waiting[0].request
             cost = len(request.prompt_ids)
@@ -197,6 +198,7 @@ class BatchEngine:
                 length = min(len(prompt) + request.params.max_new_tokens, self.n_positions)
                 self._cache.reserve(slot + 1, length)
                 reused = self._reuse(slot, prompt)
+                reused_total += reused
                 if len(prompt) - 1 > reused:
                     self._forward.prefill(slot, to_device(prompt[reused:-1], self.device), reused)
                 self._state.admit(slot, prompt, request.params, seed)
@@ -208,6 +210,7 @@ class BatchEngine:
             now = time.perf_counter()
             self._rows.append(Row.start(request, self._table, seed, item.added_at, now))
             self._plan = None
+        return reused_total
 
     def _reuse(self, slot: int, prompt: tuple[int, ...]) -> int:
         """Copy a cached prefix of `prompt[:-1]` into `slot`; how many positions it covers."""

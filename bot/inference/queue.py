@@ -62,6 +62,8 @@ class _Counters:
     rows: int = 0  # sum of batch sizes since the last summary
     tokens: int = 0
     since: float = field(default_factory=time.monotonic)
+    prompt_tokens: int = 0  # admitted since start
+    reused_tokens: int = 0  # of those, taken from the prefix cache
 
 
 class InferenceQueue:
@@ -144,6 +146,8 @@ class InferenceQueue:
                 largest_batch=self._counters.largest_batch,
                 completed=self._counters.completed,
                 rejected=self._counters.rejected,
+                reused_tokens=self._counters.reused_tokens,
+                prompt_tokens=self._counters.prompt_tokens,
             )
 
     # --- event-loop side helpers ---------------------------------------------------------
@@ -198,6 +202,7 @@ class InferenceQueue:
                 _resolve(job, error=GenerationError(str(exc)))
                 continue
             job.started = time.monotonic()
+            self._counters.prompt_tokens += len(request.prompt_ids)
             self._running[job.id] = job
             self._busy_channels.add(channel)
             free -= 1
@@ -229,6 +234,7 @@ class InferenceQueue:
             return
         with self._cond:
             self._count_step(result.batch_size)
+            self._counters.reused_tokens += result.reused_tokens
             self._deliver(result.updates)
 
     def _deliver(self, updates: Iterable[EngineUpdate]) -> None:

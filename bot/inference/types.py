@@ -91,6 +91,8 @@ class QueueStats:
     largest_batch: int  # largest batch decoded since start
     completed: int
     rejected: int
+    reused_tokens: int = 0  # prompt tokens taken from the prefix cache since start
+    prompt_tokens: int = 0  # prompt tokens admitted since start
 
 
 TextCallback = Callable[[str], None]
@@ -144,6 +146,7 @@ class EngineUpdate:
 class StepResult:
     batch_size: int  # rows decoded in this step (0 if idle)
     updates: tuple[EngineUpdate, ...] = field(default_factory=tuple)
+    reused_tokens: int = 0  # prompt tokens not prefilled this step: their keys/values were cached
 
 
 class EngineStepError(RuntimeError):
