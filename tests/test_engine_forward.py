@@ -109,15 +109,16 @@ def test_padded_bucket_decode_matches_unpadded(tokenizer) -> None:
         assert list(run.generations[request.request_id].token_ids) == expected
 
 
-def _graph_inputs(tokenizer):  # type: ignore[no-untyped-def]
+def _graphs(tokenizer, batch_buckets, spans) -> DecodeGraphs:  # type: ignore[no-untyped-def]
+    """Graphs over a tiny engine, run eagerly (`replay=False`): capture itself needs a GPU."""
     engine = make_engine(tiny_model(seed=8, n_positions=128), tokenizer, max_batch=4)
     engine._cache.reserve(4, 128)
     state = engine._state
-    return engine._forward, state.tokens, state.positions
+    return DecodeGraphs(engine._forward, state.tokens, state.positions, batch_buckets, spans, replay=False)
 
 
 def test_graphs_that_pass_their_self_check_are_used(tokenizer) -> None:
-    graphs = checked_graphs(*_graph_inputs(tokenizer), (1, 2, 4), (64, 128), replay=False)
+    graphs = checked_graphs(_graphs(tokenizer, (1, 2, 4), (64, 128)))
     assert graphs is not None
 
 
@@ -127,7 +128,7 @@ def test_graphs_whose_replay_disagrees_are_dropped(tokenizer, monkeypatch, caplo
     run = DecodeGraphs.run
     monkeypatch.setattr(DecodeGraphs, "run", lambda self, b, s: run(self, b, s) + 0.5)
     with caplog.at_level(logging.WARNING, logger="bot.inference.graphs"):
-        assert checked_graphs(*_graph_inputs(tokenizer), (1, 2, 4), (64, 128), replay=False) is None
+        assert checked_graphs(_graphs(tokenizer, (1, 2, 4), (64, 128))) is None
     assert "CUDA graphs are off: the replayed step differs from the eager one" in caplog.text
 
 
@@ -137,7 +138,7 @@ def test_a_failed_capture_means_eager_decoding_not_a_failed_start(tokenizer, mon
 
     monkeypatch.setattr(DecodeGraphs, "capture", fail)
     with caplog.at_level(logging.WARNING, logger="bot.inference.graphs"):
-        assert checked_graphs(*_graph_inputs(tokenizer), (1, 2), (64,), replay=False) is None
+        assert checked_graphs(_graphs(tokenizer, (1, 2), (64,))) is None
     assert "capture failed: CUDA out of memory" in caplog.text
 
 

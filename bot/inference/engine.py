@@ -123,11 +123,13 @@ class BatchEngine:
             self._graphs: DecodeGraphs | None = None
             if use_graphs:
                 self._graphs = checked_graphs(
-                    self._forward,
-                    self._state.tokens,
-                    self._state.positions,
-                    buckets,
-                    length_buckets(self.n_positions),
+                    DecodeGraphs(
+                        self._forward,
+                        self._state.tokens,
+                        self._state.positions,
+                        buckets,
+                        length_buckets(self.n_positions),
+                    )
                 )
 
     # --- the Engine protocol -----------------------------------------------------------

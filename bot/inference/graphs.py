@@ -126,17 +126,9 @@ class DecodeGraphs:
         return out[:batch]
 
 
-def checked_graphs(
-    forward: Gpt2Forward,
-    tokens: torch.Tensor,
-    positions: torch.Tensor,
-    batch_buckets: Sequence[int],
-    spans: Sequence[int],
-    replay: bool = True,
-) -> DecodeGraphs | None:
-    """Captured and self-checked decode graphs, or None (logged) when capture fails or the
-    replay disagrees with the eager step: the engine then decodes eagerly."""
-    graphs = DecodeGraphs(forward, tokens, positions, batch_buckets, spans, replay=replay)
+def checked_graphs(graphs: DecodeGraphs) -> DecodeGraphs | None:
+    """`graphs` captured and self-checked, or None (logged) when capture fails or the replay
+    disagrees with the eager step: the engine then decodes eagerly."""
     try:
         graphs.capture()
         problem = graphs.self_check()
