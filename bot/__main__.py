@@ -70,7 +70,7 @@ async def _db_upgrade(config: Config) -> None:
 
 def _model_info(config: Config) -> None:
     from bot import messages
-    from bot.inference.memory import fit_model
+    from bot.app import fit_memory
     from bot.inference.model import load_model
 
     loaded = load_model(config.model.name, config.model.device, config.model.dtype)
@@ -78,8 +78,7 @@ def _model_info(config: Config) -> None:
     for field in dataclasses.fields(info):
         print(f"{field.name}: {getattr(info, field.name)}")
     print(f"tokenizer: {type(loaded.tokenizer).__name__}, {len(loaded.tokenizer)} tokens")
-    prefix_bytes = config.inference.prefix_cache_mb * 1_000_000
-    fit = fit_model(loaded.model, config.inference.max_batch, config.inference.cuda_graphs, prefix_bytes)
+    fit = fit_memory(config, loaded)
     print(f"max_batch: {fit.max_batch} of {fit.requested} configured; {fit.describe()}")
     if info.is_demo:
         print(messages.DEMO_WARNING)

@@ -23,7 +23,7 @@ from bot.guard import Guard
 from bot.handler import ChatHandler
 from bot.history import History
 from bot.inference.engine import BatchEngine
-from bot.inference.memory import fit_model
+from bot.inference.memory import KvFit, fit_model
 from bot.inference.model import DEMO_MODEL, LoadedModel, load_model
 from bot.inference.queue import InferenceQueue
 from bot.ratelimit import RateLimiter
@@ -33,7 +33,7 @@ from storage.database import SchemaOutdated, check_schema, create_engine, is_sql
 from storage.repository import SqlStore
 from storage.safety_repo import SqlSafetyStore
 
-__all__ = ["Services", "build_store", "run_chat", "run_platforms"]
+__all__ = ["Services", "build_store", "fit_memory", "run_chat", "run_platforms"]
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +54,8 @@ class Services:
         if loaded.info.is_demo:
             err.write(messages.DEMO_BANNER + "\n")
             log.warning(messages.DEMO_WARNING)
-        prefix_bytes = config.inference.prefix_cache_mb * 1_000_000
-        fit = fit_model(loaded.model, config.inference.max_batch, config.inference.cuda_graphs, prefix_bytes)
-        if fit.prefix_bytes < prefix_bytes:
+        fit = fit_memory(config, loaded)
+        if fit.prefix_lowered:
             log.warning(messages.prefix_cache_lowered(config.inference.prefix_cache_mb, fit.prefix_bytes))
         if fit.lowered:
             log.warning(messages.batch_lowered(fit.requested, fit.max_batch, fit.describe()))
@@ -160,6 +159,12 @@ def _platform_adapters(config: Config, services: Services) -> list[Adapter]:
 
         adapters.append(SlackAdapter(config.slack, secrets, services.handler, services.store))
     return adapters
+
+
+def fit_memory(config: Config, loaded: LoadedModel) -> KvFit:
+    """The batch and prefix cache `config.inference` asks for, fitted to free memory now."""
+    section = config.inference
+    return fit_model(loaded.model, section.max_batch, section.cuda_graphs, section.prefix_cache_mb * 1_000_000)
 
 
 def _prefill_budget(configured: int, device: str) -> int:

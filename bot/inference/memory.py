@@ -77,10 +77,15 @@ class KvFit:
     available: int | None  # bytes free for the slots when measured; None when unknown
     share: float
     prefix_bytes: int = 0  # the prefix cache's budget (as configured, or lowered to fit)
+    prefix_requested: int = 0
 
     @property
     def lowered(self) -> bool:
         return self.max_batch < self.requested
+
+    @property
+    def prefix_lowered(self) -> bool:
+        return self.prefix_bytes < self.prefix_requested
 
     def describe(self) -> str:
         size = _gb(self.slots * self.slot_bytes)
@@ -124,11 +129,12 @@ def fit_model(model: GPT2LMHeadModel, requested: int, cuda_graphs: bool, prefix_
     on_cuda = param.device.type == "cuda"
     share = GPU_SHARE if on_cuda else CPU_SHARE
     free = available_bytes(param.device)
+    requested_prefix = prefix_bytes
     if free is not None:
         prefix_bytes = min(prefix_bytes, int(free * PREFIX_SHARE))
         free -= prefix_bytes
     fit = fit_batch(requested, per_slot, free, share, on_cuda and cuda_graphs)
-    return dataclasses.replace(fit, prefix_bytes=prefix_bytes)
+    return dataclasses.replace(fit, prefix_bytes=prefix_bytes, prefix_requested=requested_prefix)
 
 
 def _gb(n: int) -> str:
