@@ -81,9 +81,7 @@ class ThreadOutbox:
         if not self._placeholder_ts:
             self._placeholder_ts = await self._post(chunks[0])
             return
-        await self._client.chat_update(
-            channel=self._channel, ts=self._placeholder_ts, text=chunks[0], parse="none", link_names=False
-        )
+        await self._update(self._placeholder_ts, chunks[0])
 
     async def send(self, reply: Reply) -> None:
         chunks = render(reply.text, self._limit)
@@ -111,13 +109,17 @@ class ThreadOutbox:
         )
         return str(posted.get("ts") or "")
 
+    async def _update(self, ts: str, text: str) -> None:
+        """Replace the text of our message `ts` in this channel."""
+        await self._client.chat_update(channel=self._channel, ts=ts, text=text, parse="none", link_names=False)
+
     async def _fill_placeholder(self, text: str) -> bool:
         """Replace the waiting placeholder with `text`; False when there is none or it failed."""
         ts, self._placeholder_ts = self._placeholder_ts, ""
         if not ts:
             return False
         try:
-            await self._client.chat_update(channel=self._channel, ts=ts, text=text, parse="none", link_names=False)
+            await self._update(ts, text)
         except SlackApiError as exc:  # e.g. someone deleted it: post the reply instead
             log.warning("slack: updating the placeholder in %s failed (%s)", self._channel, reason(exc))
             return False

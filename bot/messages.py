@@ -51,22 +51,6 @@ __all__ = [
 # --- core -------------------------------------------------------------------------------
 
 DEMO_WARNING = "demo model: random weights, replies are random text"
-
-
-def prefix_cache_lowered(configured_mb: int, used: int) -> str:
-    """Log line when `inference.prefix_cache_mb` exceeds its share of free memory."""
-    return (
-        f"inference.prefix_cache_mb = {configured_mb} is more than a quarter of the free memory; "
-        f"using {used // 1_000_000} MB"
-    )
-
-
-def batch_lowered(requested: int, used: int, cache: str) -> str:
-    """Log line (for the admin) when the KV cache of `inference.max_batch` rows would not fit."""
-    return (
-        f"inference.max_batch = {requested} does not fit in memory; using {used}. {cache}. "
-        f"Set inference.max_batch = {used} (or less) to silence this, or free memory for more."
-    )
 DEMO_BANNER = (
     "*** DEMO MODEL: GPT-2 with RANDOM weights. Its replies are random text, not language. ***\n"
     "*** Set model.name to gpt2, gpt2-medium, ... or a local model directory for real replies. ***"
@@ -75,11 +59,6 @@ BUSY = "I'm busy with other conversations right now. Please try again in a momen
 ERROR = "Sorry, something went wrong while I was answering. Please try again."
 TIMEOUT = "Sorry, that took too long and I gave up. Please try again."
 EMPTY_REPLY = "…"
-
-
-def preview(text: str) -> str:
-    """A reply still being written, as shown while it grows."""
-    return f"{text} …"
 OUTPUT_BLOCKED = "I couldn't come up with a reply that fits this channel's rules. Try rephrasing?"
 SELF_HARM_SUPPORT = (
     "It sounds like you might be going through something really hard. You don't have to face it alone: "
@@ -101,6 +80,27 @@ Commands (`/gpt2 <command>`):
   unset <key>           back to the default (moderators)
   persona [text]        show, or set (moderators), the line that sets my character here
 Settings: {keys}"""
+
+
+def preview(text: str) -> str:
+    """A reply still being written, as shown while it grows."""
+    return f"{text} …"
+
+
+def prefix_cache_lowered(configured_mb: int, used: int) -> str:
+    """Log line when `inference.prefix_cache_mb` exceeds its share of free memory."""
+    return (
+        f"inference.prefix_cache_mb = {configured_mb} is more than a quarter of the free memory; "
+        f"using {used // 1_000_000} MB"
+    )
+
+
+def batch_lowered(requested: int, used: int, cache: str) -> str:
+    """Log line (for the admin) when the KV cache of `inference.max_batch` rows would not fit."""
+    return (
+        f"inference.max_batch = {requested} does not fit in memory; using {used}. {cache}. "
+        f"Set inference.max_batch = {used} (or less) to silence this, or free memory for more."
+    )
 
 
 def usage(command: str, form: str) -> str:
