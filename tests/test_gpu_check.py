@@ -4,24 +4,15 @@ broken one."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
 from bot.inference.gpt2 import Gpt2Forward
 from bot.inference.tokenizer import packaged_tokenizer
+from tests.bench_scripts import load_bench
 from tests.engine_kit import one_thread  # noqa: F401  (autouse fixture)
 
-_spec = importlib.util.spec_from_file_location(
-    "gpu_check", Path(__file__).resolve().parents[1] / "bench" / "gpu_check.py"
-)
-assert _spec and _spec.loader
-gpu_check = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("gpu_check", gpu_check)
-_spec.loader.exec_module(gpu_check)
+gpu_check = load_bench("gpu_check")
 
 
 def test_passes_on_the_engine(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,22 +4,15 @@ held-out families, is bench/safety_eval.py. Fails loudly when the data is missin
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.safety.hate import detect_hate
 from bot.safety.normalise import normalise
+from tests.bench_scripts import load_bench
 
-_spec = importlib.util.spec_from_file_location(
-    "safety_hatecheck", Path(__file__).resolve().parents[1] / "bench" / "safety_hatecheck.py"
-)
-assert _spec and _spec.loader
-hatecheck = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("safety_hatecheck", hatecheck)
-_spec.loader.exec_module(hatecheck)
+hatecheck = load_bench("safety_hatecheck")
 
 
 def test_rules_beat_chance_on_a_dev_sample() -> None:
