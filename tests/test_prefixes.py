@@ -9,6 +9,7 @@ import pytest
 import torch
 from transformers import GPT2LMHeadModel, PreTrainedTokenizerBase
 
+from bot.inference.engine import BatchEngine
 from bot.inference.prefixes import MIN_REUSE, PrefixCache
 from bot.inference.types import EngineRequest
 from tests.engine_kit import (
@@ -58,12 +59,17 @@ def model() -> GPT2LMHeadModel:
     return tiny_model(seed=9, n_positions=256)
 
 
-def _turns(tokenizer: PreTrainedTokenizerBase, model: GPT2LMHeadModel, prefix_cache_bytes: int) -> tuple[list, object]:  # type: ignore[type-arg]
+Turns = list[tuple[list[int], list[int]]]  # (ours, transformers') reply ids per turn
+
+
+def _turns(
+    tokenizer: PreTrainedTokenizerBase, model: GPT2LMHeadModel, prefix_cache_bytes: int
+) -> tuple[Turns, BatchEngine]:
     """Three turns of one conversation: each prompt is the last prompt, its reply and a new line."""
     engine = make_engine(model, tokenizer, prefix_cache_bytes=prefix_cache_bytes)
     params = replace(GREEDY, max_new_tokens=12)
     prompt = tuple(tokenizer.encode("Alice: hi there, how are you doing today?\nBob:"))
-    checked = []
+    checked: Turns = []
     for turn, line in enumerate(("\nAlice: tell me more about it\nBob:", "\nAlice: and then?\nBob:", "")):
         run = run_engine(engine, [EngineRequest(turn, prompt, params)])
         reply = list(run.generations[turn].token_ids)
@@ -76,14 +82,15 @@ def test_later_turns_reuse_the_conversation_and_answer_like_transformers(tokeniz
     checked, engine = _turns(tokenizer, model, 64 * 10**6)
     for ours, reference in checked:
         assert ours == reference
-    prefixes = engine.prefixes  # type: ignore[attr-defined]
+    prefixes = engine.prefixes
+    assert prefixes is not None
     assert prefixes.hits == 2 and prefixes.reused_tokens > 2 * 12  # whole earlier turns, not a few tokens
 
 
 def test_with_the_cache_off_nothing_is_kept(tokenizer, model) -> None:
     checked, engine = _turns(tokenizer, model, 0)
     assert all(ours == reference for ours, reference in checked)
-    assert engine.prefixes is None  # type: ignore[attr-defined]
+    assert engine.prefixes is None
 
 
 def test_a_prompt_that_diverges_midway_reuses_only_the_shared_part(tokenizer, model) -> None:
