@@ -23,11 +23,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check bot adapters storage tests bench
+lint: $(STAMP)  # lint, format and types; the same pinned tools as CI
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-check: lint test
+check: lint test  # the whole check: what .ci/run and the README run
 
 bench: $(STAMP)  # tables in bench/RESULTS.md; the engine rows take ~15 min on a 2-core CPU
 	$(PY) bench/safety_eval.py

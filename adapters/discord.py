@@ -123,8 +123,9 @@ class DiscordAdapter:
             # Wait for on_ready (every shard's servers have arrived), not only READY: stopping
             # while discord.py still waits for servers would leave its ready task dangling.
             ready = asyncio.create_task(self._ready.wait())
-            done, _ = await asyncio.wait({self._runner, ready}, timeout=CONNECT_TIMEOUT_S,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {self._runner, ready}, timeout=CONNECT_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+            )
             ready.cancel()
             if self._runner in done:
                 self._runner.result()  # raises the AdapterError
@@ -170,9 +171,11 @@ class DiscordAdapter:
         intents.guilds = intents.guild_messages = intents.message_content = True
         intents.dm_messages = config.allow_dms
         options: dict[str, Any] = {
-            "intents": intents, "allowed_mentions": NO_MENTIONS, "chunk_guilds_at_startup": False,
+            "intents": intents,
+            "allowed_mentions": NO_MENTIONS,
+            "chunk_guilds_at_startup": False,
             "guild_ready_timeout": config.guild_ready_timeout,
-        }  # fmt: skip
+        }
         if config.shards == "none":
             return _Client(self, **options)
         if config.shards != "auto":
@@ -190,8 +193,12 @@ class DiscordAdapter:
         except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
             raise AdapterError(f"cannot reach the Discord API at {Route.BASE}: {exc}") from None
         try:
-            await sync(client, self._config.command_guilds, restrict=self._config.restrict_commands,
-                       allow_dms=self._config.allow_dms)
+            await sync(
+                client,
+                self._config.command_guilds,
+                restrict=self._config.restrict_commands,
+                allow_dms=self._config.allow_dms,
+            )
         except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
             log.error("discord: could not sync /gpt2 (chat still works): %s", exc)
         if isinstance(client, discord.AutoShardedClient) and self._config.gateway_url and client.shard_count is None:

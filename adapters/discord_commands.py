@@ -61,13 +61,17 @@ def command_payload(*, restrict: bool, allow_dms: bool, global_scope: bool) -> d
         "type": 1,
         "description": messages.DISCORD_COMMAND,
         "options": [
-            {"type": SUBCOMMAND, "name": name, "description": messages.DISCORD_SUBCOMMANDS[name],
-             "options": [_option_payload(option) for option in options]}
+            {
+                "type": SUBCOMMAND,
+                "name": name,
+                "description": messages.DISCORD_SUBCOMMANDS[name],
+                "options": [_option_payload(option) for option in options],
+            }
             for name, options in SUBCOMMANDS.items()
         ],
         "default_member_permissions": str(discord.Permissions(manage_channels=True).value) if restrict else None,
         "nsfw": False,
-    }  # fmt: skip
+    }
     if global_scope:  # contexts only apply to global commands; guild commands live in the guild
         payload["integration_types"] = [0]
         payload["contexts"] = [_GUILD, _BOT_DM] if allow_dms else [_GUILD]
@@ -76,9 +80,11 @@ def command_payload(*, restrict: bool, allow_dms: bool, global_scope: bool) -> d
 
 def _option_payload(option: Option) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "type": STRING, "name": option.name, "description": messages.DISCORD_OPTIONS[option.name],
+        "type": STRING,
+        "name": option.name,
+        "description": messages.DISCORD_OPTIONS[option.name],
         "required": option.required,
-    }  # fmt: skip
+    }
     if option.autocomplete:
         data["autocomplete"] = True
     if option.max_length:
@@ -129,7 +135,7 @@ async def sync(client: discord.Client, guild_ids: Sequence[str], *, restrict: bo
     if guild_ids:
         payload = [command_payload(restrict=restrict, allow_dms=allow_dms, global_scope=False)]
         for guild_id in guild_ids:
-            await client.http.bulk_upsert_guild_commands(app_id, int(guild_id), payload)  # type: ignore[arg-type]
+            await client.http.bulk_upsert_guild_commands(app_id, int(guild_id), payload)
     else:
         payload = [command_payload(restrict=restrict, allow_dms=allow_dms, global_scope=True)]
-        await client.http.bulk_upsert_global_commands(app_id, payload)  # type: ignore[arg-type]
+        await client.http.bulk_upsert_global_commands(app_id, payload)

@@ -44,9 +44,11 @@ class MessageOutbox:
     def _reference(self, reply_to: str = "") -> discord.MessageReference:
         message = self._message
         return discord.MessageReference(
-            message_id=int(reply_to) if reply_to.isdigit() else message.id, channel_id=message.channel.id,
-            guild_id=message.guild.id if message.guild else None, fail_if_not_exists=False,
-        )  # fmt: skip
+            message_id=int(reply_to) if reply_to.isdigit() else message.id,
+            channel_id=message.channel.id,
+            guild_id=message.guild.id if message.guild else None,
+            fail_if_not_exists=False,
+        )
 
     async def preview(self, text: str) -> None:
         pieces = render(Reply(text))
@@ -71,8 +73,9 @@ class MessageOutbox:
         for index, piece in enumerate(pieces[start:], start):
             try:
                 if index == 0:  # the first piece is the reply; the rest continue it
-                    await message.channel.send(piece, reference=self._reference(reply.reply_to),
-                                               allowed_mentions=NO_MENTIONS)  # fmt: skip
+                    await message.channel.send(
+                        piece, reference=self._reference(reply.reply_to), allowed_mentions=NO_MENTIONS
+                    )
                 else:
                     await message.channel.send(piece, allowed_mentions=NO_MENTIONS)
             except discord.HTTPException as exc:
@@ -136,9 +139,7 @@ class InteractionOutbox:
                 if self._interaction.response.is_done():
                     await self._interaction.followup.send(piece, ephemeral=True, allowed_mentions=NO_MENTIONS)
                 else:
-                    await self._interaction.response.send_message(
-                        piece, ephemeral=True, allowed_mentions=NO_MENTIONS
-                    )
+                    await self._interaction.response.send_message(piece, ephemeral=True, allowed_mentions=NO_MENTIONS)
             except discord.HTTPException as exc:
                 _log_failure("command answer", self._interaction.channel_id, index, len(pieces), exc)
                 return
@@ -153,5 +154,11 @@ class InteractionOutbox:
 def _log_failure(what: str, channel_id: int | None, index: int, total: int, exc: discord.HTTPException) -> None:
     log.error(
         "discord: %s failed in channel %s (part %d of %d): HTTP %s, code %s: %s",
-        what, channel_id, index + 1, total, exc.status, exc.code, exc.text,
-    )  # fmt: skip
+        what,
+        channel_id,
+        index + 1,
+        total,
+        exc.status,
+        exc.code,
+        exc.text,
+    )

@@ -34,8 +34,9 @@ def channel_ref(channel: Any, guild_id: int | None, channel_id: int | None = Non
     return ChannelRef(PLATFORM, workspace, str(getattr(channel, "id", None) or channel_id or ""))
 
 
-def is_moderator(user: discord.User | discord.Member, permissions: discord.Permissions,
-                 moderator_roles: Iterable[str]) -> bool:
+def is_moderator(
+    user: discord.User | discord.Member, permissions: discord.Permissions, moderator_roles: Iterable[str]
+) -> bool:
     if permissions.administrator or permissions.manage_guild or permissions.manage_channels:
         return True
     wanted = {r.strip().lower() for r in moderator_roles}

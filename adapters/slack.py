@@ -89,7 +89,7 @@ class SlackAdapter:
 
     @property
     def mode(self) -> str:
-        """"socket" when an app-level token is set, otherwise "http"."""
+        """ "socket" when an app-level token is set, otherwise "http"."""
         return "socket" if self._secrets.slack_app_token else "http"
 
     @property
@@ -287,6 +287,10 @@ class SlackAdapter:
             channel=where.channel,
             user=user,
         )
-        request = Command(where=where, author=author, text=str(command.get("text") or "").strip(),
-                          message_id=str(command.get("trigger_id") or ""))
+        request = Command(
+            where=where,
+            author=author,
+            text=str(command.get("text") or "").strip(),
+            message_id=str(command.get("trigger_id") or ""),
+        )
         await self._core.on_command(request, outbox)

@@ -91,8 +91,12 @@ class ThreadOutbox:
         if reply.ephemeral:
             for chunk in chunks:
                 await self._client.chat_postEphemeral(
-                    channel=self._channel, user=self._user, thread_ts=self._thread_ts, text=chunk,
-                    parse="none", link_names=False,
+                    channel=self._channel,
+                    user=self._user,
+                    thread_ts=self._thread_ts,
+                    text=chunk,
+                    parse="none",
+                    link_names=False,
                 )
             return
         first, rest = chunks[0], chunks[1:]
@@ -104,8 +108,13 @@ class ThreadOutbox:
     async def _post(self, text: str) -> str:
         """Post `text` in the thread; return the new message's ts."""
         posted = await self._client.chat_postMessage(
-            channel=self._channel, thread_ts=self._thread_ts, text=text,
-            parse="none", link_names=False, unfurl_links=False, unfurl_media=False,
+            channel=self._channel,
+            thread_ts=self._thread_ts,
+            text=text,
+            parse="none",
+            link_names=False,
+            unfurl_links=False,
+            unfurl_media=False,
         )
         return str(posted.get("ts") or "")
 

@@ -76,4 +76,3 @@ class People:
         self._cache.move_to_end(user_id)
         while len(self._cache) > self._max_entries:
             self._cache.popitem(last=False)
-

@@ -83,9 +83,7 @@ def _hf(setup: Setup, prompts: Sequence[Sequence[int]], new_tokens: int) -> floa
     setup.sync()
     start = time.perf_counter()
     with torch.inference_mode():
-        out = setup.model.generate(  # type: ignore[misc]
-            ids, attention_mask=torch.ones_like(ids), generation_config=config
-        )
+        out = setup.model.generate(ids, attention_mask=torch.ones_like(ids), generation_config=config)
     setup.sync()
     elapsed = time.perf_counter() - start
     assert isinstance(out, torch.Tensor) and out.shape[1] == ids.shape[1] + new_tokens
@@ -228,12 +226,14 @@ def table_turn(setup: Setup, budget: int, history: int = 700, line: int = 20) ->
     prompt = history + n + line
     hf = _hf(setup, [[*first, *([0] * n), *extra]], n)  # same length; HF's speed does not depend on the ids
     reused = f"{cache.reused_tokens} of them reused" if cache.hits else "none reused"
-    return "\n".join([
-        f"| next turn: {prompt}-token prompt ({reused}), s to a full {n}-token reply | ours, prefix cache "
-        "| ours, no prefix cache | HF generate |",
-        "| --- | --- | --- | --- |",
-        f"| (lower is better) | {times['on']:.2f} | {times['off']:.2f} | {hf:.2f} |",
-    ])
+    return "\n".join(
+        [
+            f"| next turn: {prompt}-token prompt ({reused}), s to a full {n}-token reply | ours, prefix cache "
+            "| ours, no prefix cache | HF generate |",
+            "| --- | --- | --- | --- |",
+            f"| (lower is better) | {times['on']:.2f} | {times['off']:.2f} | {hf:.2f} |",
+        ]
+    )
 
 
 def _ratio(ours: float, other: float | None, lower_is_better: bool) -> str:
@@ -263,9 +263,13 @@ def run_device(args: argparse.Namespace, device: torch.device) -> None:
     info = ModelInfo(args.model, str(device), str(dtype), 1024, model.num_parameters(), -1)
     graphs = None if args.cuda_graphs == "auto" else args.cuda_graphs == "on"
     engine = BatchEngine(
-        model, packaged_tokenizer(), info, max_batch=64, cuda_graphs=graphs,
+        model,
+        packaged_tokenizer(),
+        info,
+        max_batch=64,
+        cuda_graphs=graphs,
         max_prefill_tokens=args.prefill_budget,
-    )  # fmt: skip  (no prefix cache: the rows above use fresh prompts; `turn` adds one)
+    )  # no prefix cache: the rows above use fresh prompts; `turn` adds one
     cap = args.serial_cap or (4 if device.type == "cpu" else 16)
     setup = Setup(model, engine, device, args.prompt_len, args.new_tokens, cap)
     ready = time.perf_counter() - start
@@ -306,9 +310,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--prompt-len", type=int, default=256)
     parser.add_argument("--new-tokens", type=int, default=100)
     parser.add_argument("--latency-requests", type=int, default=32)
-    parser.add_argument("--serial-cap", type=int, default=None,
-                        help="HF one-at-a-time runs at most this many requests per row "
-                             "(default: 4 on CPU, 16 on CUDA)")  # fmt: skip
+    parser.add_argument(
+        "--serial-cap",
+        type=int,
+        default=None,
+        help="HF one-at-a-time runs at most this many requests per row (default: 4 on CPU, 16 on CUDA)",
+    )
     parser.add_argument("--prefill-budget", type=int, default=4096)
     parser.add_argument("--cuda-graphs", default="auto", choices=["auto", "on", "off"])
     parser.add_argument("--prefix-cache-mb", type=int, default=512, help="the bot's default (0 = off)")

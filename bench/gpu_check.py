@@ -78,7 +78,8 @@ def _mismatch(model: GPT2LMHeadModel, request: EngineRequest, ours: list[int], t
 
 def check(device: torch.device, dtype: torch.dtype, tokenizer: PreTrainedTokenizerBase) -> list[str]:
     """Failures (empty when every check passes)."""
-    model = tiny_model(seed=3, n_positions=1024, dtype=torch.float32).to(device=device, dtype=dtype)
+    model = tiny_model(seed=3, n_positions=1024, dtype=torch.float32)
+    torch.nn.Module.to(model, device=device, dtype=dtype)  # in place; transformers' wrapped `to` confuses mypy
     first, joins = _requests(tokenizer)
     everything = [*first, *(r for rs in joins.values() for r in rs)]
     failures: list[str] = []

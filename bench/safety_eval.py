@@ -85,8 +85,10 @@ def fixture_report(checker: Checker, preset: Preset) -> None:
     print(f"PII/secret/mention cases not redacted or neutralised: {len(unneutralised)} {unneutralised}")
     for d in Direction:
         flagged = [t for t in benign if checker.check(t, policy, d).action is not Action.ALLOW]
-        print(f"benign chat, {d.value}: {len(flagged)}/{len(benign)} = {len(flagged) / len(benign):.1%} "
-              f"not allowed {flagged[:6]}")  # fmt: skip
+        print(
+            f"benign chat, {d.value}: {len(flagged)}/{len(benign)} = {len(flagged) / len(benign):.1%} "
+            f"not allowed {flagged[:6]}"
+        )
 
 
 def _rates(pred: list[bool], cases: list[Case]) -> tuple[float, float, float]:
@@ -136,8 +138,10 @@ def hatecheck_report(checker: Checker, heldout: bool, per_functionality: bool, d
             pred, anyblock = _predict(checker, preset, part)
             rec, fpr, bal = _rates(pred, part)
             anyb = _rates(anyblock, part)
-            line = (f"{preset.value:9s} {name:8s} {_pct(rec)} {_pct(fpr)} {bal:7.3f}   "
-                    f"(any block: recall {anyb[0]:.3f} FPR {anyb[1]:.3f} bal {anyb[2]:.3f})")  # fmt: skip
+            line = (
+                f"{preset.value:9s} {name:8s} {_pct(rec)} {_pct(fpr)} {bal:7.3f}   "
+                f"(any block: recall {anyb[0]:.3f} FPR {anyb[1]:.3f} bal {anyb[2]:.3f})"
+            )
             print(line)
             if name == "held-out":
                 log_lines.append(line)
@@ -194,8 +198,10 @@ def timing_report(checker: Checker) -> None:
         times.append((time.perf_counter() - start) * 1000)
     times.sort()
     p95 = times[int(0.95 * (len(times) - 1))]
-    print(f"\n## time per check ({len(times)} texts, one thread): p50 {statistics.median(times):.2f} ms, "
-          f"p95 {p95:.2f} ms, max {times[-1]:.2f} ms")  # fmt: skip
+    print(
+        f"\n## time per check ({len(times)} texts, one thread): p50 {statistics.median(times):.2f} ms, "
+        f"p95 {p95:.2f} ms, max {times[-1]:.2f} ms"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

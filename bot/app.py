@@ -190,4 +190,3 @@ async def _build_guard(config: Config, safety_store: SqlSafetyStore) -> Guard | 
         log.warning("SAFETY FILTERS ARE OFF (safety.enabled = false): input and output are not checked")
         return None
     return await build_guard(config, safety_store)
-

@@ -121,8 +121,11 @@ class CommandRunner:
         ]
         if stats.reused_tokens:
             share = stats.reused_tokens / max(stats.prompt_tokens, 1)
-            lines.insert(2, f"Prefix cache: {stats.reused_tokens:,} of {stats.prompt_tokens:,} prompt tokens "
-                            f"({share:.0%}) reused from earlier turns")  # fmt: skip
+            lines.insert(
+                2,
+                f"Prefix cache: {stats.reused_tokens:,} of {stats.prompt_tokens:,} prompt tokens "
+                f"({share:.0%}) reused from earlier turns",
+            )
         if dropped > 0:
             lines.append(messages.history_trimmed(dropped))
         if info.is_demo:

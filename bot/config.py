@@ -49,8 +49,11 @@ class BotSection:
     persona: str = _opt("", "default persona line for channels that set none", max_len=500)
     max_input_chars: int = _opt(2000, "longer messages are refused", lo=1, hi=100_000)
     preview_interval_s: float = _opt(
-        1.0, "show a slow reply while it is written, edited at most this often (0 = off; "
-        "only text the output check passes is shown)", lo=0.0, hi=60.0,
+        1.0,
+        "show a slow reply while it is written, edited at most this often (0 = off; "
+        "only text the output check passes is shown)",
+        lo=0.0,
+        hi=60.0,
     )
 
 
@@ -58,11 +61,14 @@ class BotSection:
 class ModelSection:
     name: str = _opt("gpt2-medium", "hub id, local save_pretrained directory, or 'demo'")
     device: str = _opt(
-        "auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, or mps",
-        pattern=r"auto|cpu|mps|cuda(:\d+)?", allowed="auto, cpu, cuda, cuda:N or mps",
+        "auto",
+        "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, or mps",
+        pattern=r"auto|cpu|mps|cuda(:\d+)?",
+        allowed="auto, cpu, cuda, cuda:N or mps",
     )
     dtype: str = _opt(
-        "auto", "auto (float16 on GPU, float32 on CPU)",
+        "auto",
+        "auto (float16 on GPU, float32 on CPU)",
         choices=("auto", "float32", "float16", "bfloat16"),
     )
 
@@ -84,8 +90,10 @@ class GenerationSection:
 @dataclass(frozen=True)
 class InferenceSection:
     max_batch: int = _opt(
-        64, "most requests decoded together (lowered at start, with a warning, if their KV cache would not fit)",
-        lo=1, hi=256,
+        64,
+        "most requests decoded together (lowered at start, with a warning, if their KV cache would not fit)",
+        lo=1,
+        hi=256,
     )
     max_queue: int = _opt(256, "waiting requests beyond this are answered 'busy'", lo=1, hi=100_000)
     timeout_s: float = _opt(120.0, "a request waiting + generating longer fails", lo=1.0, hi=3600.0)
@@ -94,8 +102,11 @@ class InferenceSection:
     )
     cuda_graphs: bool = _opt(True, "capture CUDA graphs for decode steps on GPU")
     prefix_cache_mb: int = _opt(
-        512, "memory for finished replies' keys/values, so a conversation's next turn skips "
-        "re-reading its history (0 = off; at most a quarter of free memory)", lo=0, hi=1_000_000,
+        512,
+        "memory for finished replies' keys/values, so a conversation's next turn skips "
+        "re-reading its history (0 = off; at most a quarter of free memory)",
+        lo=0,
+        hi=1_000_000,
     )
 
 
@@ -133,19 +144,25 @@ class DiscordSection:
     moderator_roles: tuple[str, ...] = _opt((), "role names or ids that may change settings")
     command_guilds: tuple[str, ...] = _opt((), "guild ids to sync /gpt2 to (empty = global)")
     shards: str = _opt(
-        "none", "'none', 'auto' (AutoShardedClient), or a shard count",
-        pattern=r"none|auto|[1-9]\d{0,4}", allowed="none, auto, or a shard count like 4",
+        "none",
+        "'none', 'auto' (AutoShardedClient), or a shard count",
+        pattern=r"none|auto|[1-9]\d{0,4}",
+        allowed="none, auto, or a shard count like 4",
     )
     restrict_commands: bool = _opt(
         True, "show /gpt2 only to members with Manage Channels (Discord hides whole commands, not subcommands)"
     )
     api_base_url: str = _opt(
-        "", "REST API base, e.g. a rate-limit proxy: http(s)://host[/api/v10] (empty = Discord)",
-        pattern=r"(https?://\S+)?", allowed="empty, or an http:// or https:// URL",
+        "",
+        "REST API base, e.g. a rate-limit proxy: http(s)://host[/api/v10] (empty = Discord)",
+        pattern=r"(https?://\S+)?",
+        allowed="empty, or an http:// or https:// URL",
     )
     gateway_url: str = _opt(
-        "", "gateway websocket URL, e.g. a gateway proxy: ws(s)://host (empty = Discord)",
-        pattern=r"(wss?://\S+)?", allowed="empty, or a ws:// or wss:// URL",
+        "",
+        "gateway websocket URL, e.g. a gateway proxy: ws(s)://host (empty = Discord)",
+        pattern=r"(wss?://\S+)?",
+        allowed="empty, or a ws:// or wss:// URL",
     )
     guild_ready_timeout: float = _opt(
         2.0, "seconds to wait for more servers after the last one arrives at start-up", lo=0.0, hi=60.0

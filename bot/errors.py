@@ -1,17 +1,17 @@
 """The error tree. Users see only `UserError.user_message`; everything else is logged.
 
-    Gpt2BotError
-    ├── ConfigError            bad config key/value: one line, exit status 2
-    ├── ModelLoadError         the configured model cannot be loaded: which, why, how to fix
-    ├── AdapterError           a platform connection cannot start (bad token, missing intent)
-    ├── UserError              safe to show to the person who caused it
-    │   ├── CommandError       bad command, bad key, value out of bounds
-    │   ├── PermissionDenied   a non-moderator tried to change something
-    │   └── Busy               queue full / rate limited: try again soon
-    │       └── QueueFull
-    └── GenerationError        the model failed, timed out or was cancelled
-        ├── GenerationTimeout
-        └── GenerationCancelled
+Gpt2BotError
+├── ConfigError            bad config key/value: one line, exit status 2
+├── ModelLoadError         the configured model cannot be loaded: which, why, how to fix
+├── AdapterError           a platform connection cannot start (bad token, missing intent)
+├── UserError              safe to show to the person who caused it
+│   ├── CommandError       bad command, bad key, value out of bounds
+│   ├── PermissionDenied   a non-moderator tried to change something
+│   └── Busy               queue full / rate limited: try again soon
+│       └── QueueFull
+└── GenerationError        the model failed, timed out or was cancelled
+    ├── GenerationTimeout
+    └── GenerationCancelled
 """
 
 from __future__ import annotations

@@ -161,9 +161,13 @@ class ChatHandler:
         generation = await self._generator.submit(request, None if preview is None else preview.update)
         log.debug(
             "reply in %s: %d prompt + %d new tokens, %s, batch %d, %.2f s",
-            event.where.key, len(prompt.ids), len(generation.token_ids), generation.finish_reason.value,
-            generation.batch_size, generation.generated_s,
-        )  # fmt: skip
+            event.where.key,
+            len(prompt.ids),
+            len(generation.token_ids),
+            generation.finish_reason.value,
+            generation.batch_size,
+            generation.generated_s,
+        )
         return generation.text.strip() or messages.EMPTY_REPLY
 
     def _reply(self, event: Event, text: str, kind: ReplyKind) -> Reply:

@@ -35,8 +35,14 @@ def make_tiny_gpt2(seed: int = 0, vocab_size: int = 50257, n_positions: int = 10
     """A small random GPT-2 (dropout off) for tests."""
     torch.manual_seed(seed)
     config = GPT2Config(
-        vocab_size=vocab_size, n_positions=n_positions, n_embd=32, n_layer=2, n_head=4,
-        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+        vocab_size=vocab_size,
+        n_positions=n_positions,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
     )
     return GPT2LMHeadModel(config).eval()
 
@@ -52,7 +58,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer: PreTrain
 
 async def _postgres_database() -> tuple[str, str]:
     """Create a fresh database for one test; returns (url, name)."""
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
     from sqlalchemy.engine import make_url
 
     base = make_url(POSTGRES_URL)

@@ -116,7 +116,7 @@ def hf_greedy(model: GPT2LMHeadModel, prompt: Sequence[int], max_new_tokens: int
     """`generate(do_sample=False)` on one prompt; the generated ids."""
     ids = torch.tensor([list(prompt)], device=model.device)
     with torch.inference_mode():
-        out = model.generate(  # type: ignore[misc]
+        out = model.generate(
             ids,
             attention_mask=torch.ones_like(ids),
             do_sample=False,

@@ -85,7 +85,9 @@ async def test_twenty_channels_at_once_are_batched(tmp_path: Path, caplog: pytes
         await services.stop()
     assert all(len(box.replies) == 1 and box.replies[0].kind is ReplyKind.CHAT for box in outboxes)
     assert services.queue.stats().largest_batch > 1
-    assert any("largest batch" in r.message and int(r.args[2]) > 1 for r in caplog.records)  # type: ignore[index]
+    assert any(
+        "largest batch" in r.message and int(str(r.args[2])) > 1 for r in caplog.records if isinstance(r.args, tuple)
+    )
 
 
 async def test_the_real_engine_streams_previews_of_its_reply(tmp_path: Path) -> None:
@@ -124,7 +126,8 @@ async def test_a_batch_too_big_for_memory_is_lowered_at_start(
     warning = next(w for w in warnings if "max_batch" in w)
     assert f"inference.max_batch = 64 does not fit in memory; using {engine.max_batch}" in warning
     assert f"Set inference.max_batch = {engine.max_batch}" in warning and "of 150 MB free" in warning
-    assert "prefix cache 50 MB" in warning and engine.prefixes.budget_bytes == 50_000_000
+    assert "prefix cache 50 MB" in warning and engine.prefixes is not None
+    assert engine.prefixes.budget_bytes == 50_000_000
     assert "inference.prefix_cache_mb = 80 is more than a quarter of the free memory; using 50 MB" in warnings
 
 
@@ -132,9 +135,14 @@ def run_cli(args: list[str], cwd: Path, stdin: str = "", **env: str) -> subproce
     environ = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), **env}
     environ.pop("GPT2BOT_CONFIG", None)
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, input=stdin, capture_output=True, text=True, env=environ,
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environ,
         timeout=120,
-    )  # fmt: skip
+    )
 
 
 def test_cli_chat_with_piped_hello_falls_back_to_demo_and_exits_0(tmp_path: Path) -> None:

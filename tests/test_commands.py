@@ -47,8 +47,12 @@ async def test_moderator_set_changes_and_audits(rig: CoreRig) -> None:
     assert (await rig.store.channel_state(WHERE)).overrides == {"temperature": "0.5"}
     [entry] = await rig.store.audit_log(WHERE, 10)
     assert (entry.actor_id, entry.action, entry.key, entry.old_value, entry.new_value) == (
-        "m1", "set", "temperature", None, "0.5",
-    )  # fmt: skip
+        "m1",
+        "set",
+        "temperature",
+        None,
+        "0.5",
+    )
 
 
 @pytest.mark.parametrize("text", ["set temperature 0.5", "unset top_k", "enable", "disable", "reset", "persona Arr"])

@@ -73,7 +73,9 @@ async def test_commands_sync_globally_with_every_subcommand_and_default_permissi
         assert command["contexts"] == [0, 1]  # servers and DMs with the bot
         options = {o["name"]: o["options"] for o in command["options"]}
         assert [(o["name"], o["type"], o["required"], o.get("autocomplete")) for o in options["set"]] == [
-            ("key", 3, True, True), ("value", 3, True, None)]
+            ("key", 3, True, True),
+            ("value", 3, True, None),
+        ]
         assert rig.fake.find("PUT", r"/applications/\d+/guilds/\d+/commands") == []
 
 

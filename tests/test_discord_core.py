@@ -67,7 +67,9 @@ async def test_a_thread_keeps_its_own_history() -> None:
         assert in_thread.body["content"] == "Noted."
         thread = ChannelRef("discord", "100", "300", thread="310")
         assert [(m.role, m.text) for m in await core.store.recent_messages(thread, 10)] == [
-            (Role.USER, "what was the word?"), (Role.BOT, "Noted.")]
+            (Role.USER, "what was the word?"),
+            (Role.BOT, "Noted."),
+        ]
 
 
 async def test_a_full_queue_becomes_a_busy_reply() -> None:

@@ -27,8 +27,9 @@ def endpoints() -> tuple[str, object]:
 
 
 def section(fake: FakeDiscord, **options: Any) -> DiscordSection:
-    return dataclasses.replace(DiscordSection(), api_base_url=fake.api_base, gateway_url=fake.gateway_url,
-                               guild_ready_timeout=0.05, **options)
+    return dataclasses.replace(
+        DiscordSection(), api_base_url=fake.api_base, gateway_url=fake.gateway_url, guild_ready_timeout=0.05, **options
+    )
 
 
 async def test_refused_message_content_intent_names_the_developer_portal_toggle() -> None:

@@ -33,9 +33,12 @@ async def test_mention_gets_a_reply_in_the_same_channel_with_no_mentions_allowed
         assert rig.fake.find("POST", f"/channels/{w.general}/typing")  # typing while generating
         [event] = core.events
         assert event == Event(
-            where=ChannelRef("discord", "100", "300"), author=Author("2001", "alice"), text="hello there",
-            message_id=sent["id"], addressed=True,
-        )  # fmt: skip
+            where=ChannelRef("discord", "100", "300"),
+            author=Author("2001", "alice"),
+            text="hello there",
+            message_id=sent["id"],
+            addressed=True,
+        )
 
 
 async def test_long_reply_is_split_into_messages_that_join_back_to_the_whole_text() -> None:
@@ -127,7 +130,9 @@ async def test_unaddressed_channel_message_reaches_the_core_marked_not_addressed
         await rig.fake.push_message(w.other, w.alice, f"{MENTION} barrier", mentions=(w.bot,))
         await rig.replies(w.other)
         assert [(e.text, e.addressed) for e in core.events] == [
-            ("just chatting with friends", False), ("barrier", True)]
+            ("just chatting with friends", False),
+            ("barrier", True),
+        ]
         assert rig.fake.find("POST", f"/channels/{w.general}/messages") == []
 
 
@@ -165,7 +170,10 @@ async def test_moderators_come_from_manage_channels_or_a_configured_role() -> No
             await rig.fake.push_message(w.general, person, f"{MENTION} hi", mentions=(w.bot,))
         await rig.replies(w.general, count=3)
         assert {e.author.name: e.author.is_moderator for e in core.events} == {
-            "alice": False, "mallory": True, "rolf": True}
+            "alice": False,
+            "mallory": True,
+            "rolf": True,
+        }
 
 
 async def test_a_failed_send_is_logged_and_the_bot_keeps_answering(caplog: pytest.LogCaptureFixture) -> None:

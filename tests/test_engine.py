@@ -128,9 +128,15 @@ def test_half_precision_batch_matches_transformers(tokenizer, prompts, dtype, ti
     dtype); the sampled row reproduces with its seed."""
     model = tiny_model(seed=2, dtype=dtype)
     sampled = SamplingParams(
-        do_sample=True, temperature=0.8, top_k=40, top_p=0.9, repetition_penalty=1.2,
-        no_repeat_ngram_size=3, max_new_tokens=16, seed=11,
-    )  # fmt: skip
+        do_sample=True,
+        temperature=0.8,
+        top_k=40,
+        top_p=0.9,
+        repetition_penalty=1.2,
+        no_repeat_ngram_size=3,
+        max_new_tokens=16,
+        seed=11,
+    )
     requests = [EngineRequest(i, p, GREEDY) for i, p in enumerate(prompts)]
     requests.append(EngineRequest(9, prompts[0], sampled))
     runs = [run_engine(make_engine(model, tokenizer, weight_parts=2), requests) for _ in range(2)]
@@ -266,7 +272,7 @@ def test_a_failed_prefill_drops_only_that_request(model, tokenizer, prompts) -> 
     engine.step()
     original = engine._forward.prefill
 
-    def broken(slot: int, ids: torch.Tensor) -> None:
+    def broken(slot: int, ids: torch.Tensor, start: int = 0) -> None:
         raise RuntimeError("simulated out of memory")
 
     engine._forward.prefill = broken  # type: ignore[method-assign]

@@ -93,9 +93,13 @@ def test_padded_bucket_decode_matches_unpadded(tokenizer) -> None:
     engine = make_engine(model, tokenizer, max_batch=8)
     engine._cache.reserve(8, 128)  # padded rows use free slots: make them exist
     engine._graphs = DecodeGraphs(
-        engine._forward, engine._state.tokens, engine._state.positions,
-        (1, 2, 4, 8), (16, 64, 128), replay=False,
-    )  # fmt: skip
+        engine._forward,
+        engine._state.tokens,
+        engine._state.positions,
+        (1, 2, 4, 8),
+        (16, 64, 128),
+        replay=False,
+    )
     prompts = [tuple(tokenizer.encode(t)) for t in ("Hi there", "A much longer prompt here", "x")]
     lengths = (12, 5, 9)
     requests = [
@@ -109,7 +113,7 @@ def test_padded_bucket_decode_matches_unpadded(tokenizer) -> None:
         assert list(run.generations[request.request_id].token_ids) == expected
 
 
-def _graphs(tokenizer, batch_buckets, spans) -> DecodeGraphs:  # type: ignore[no-untyped-def]
+def _graphs(tokenizer, batch_buckets, spans) -> DecodeGraphs:
     """Graphs over a tiny engine, run eagerly (`replay=False`): capture itself needs a GPU."""
     engine = make_engine(tiny_model(seed=8, n_positions=128), tokenizer, max_batch=4)
     engine._cache.reserve(4, 128)

@@ -27,9 +27,14 @@ from tests.engine_kit import (
 )
 
 SAMPLED = SamplingParams(
-    temperature=0.9, top_k=40, top_p=0.9, repetition_penalty=1.2, no_repeat_ngram_size=3,
-    max_new_tokens=20, do_sample=True,
-)  # fmt: skip
+    temperature=0.9,
+    top_k=40,
+    top_p=0.9,
+    repetition_penalty=1.2,
+    no_repeat_ngram_size=3,
+    max_new_tokens=20,
+    do_sample=True,
+)
 
 
 @pytest.fixture(scope="module")

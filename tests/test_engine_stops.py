@@ -109,8 +109,7 @@ def _hf_beam(model, prompt, beams: int, max_new: int, **options: object) -> list
 
 
 def test_beam_search_equals_transformers(model, tokenizer, prompt) -> None:
-    params = replace(GREEDY, num_beams=3, max_new_tokens=12, repetition_penalty=1.3,
-                     no_repeat_ngram_size=2)  # fmt: skip
+    params = replace(GREEDY, num_beams=3, max_new_tokens=12, repetition_penalty=1.3, no_repeat_ngram_size=2)
     greedy = EngineRequest(2, prompt, replace(GREEDY, max_new_tokens=12))
     run = run_engine(make_engine(model, tokenizer), [EngineRequest(1, prompt, params), greedy])
     expected = _hf_beam(model, prompt, 3, 12, repetition_penalty=1.3, no_repeat_ngram_size=2)

@@ -30,10 +30,13 @@ def test_the_longest_shared_prefix_wins_and_is_taken_out() -> None:
     cache = PrefixCache(10**6)
     cache.put(range(20), kv(20, 1.0))
     cache.put([*range(12), 99, 99], kv(14, 2.0))
-    count, got = cache.take([*range(16), 7, 7])
+    taken = cache.take([*range(16), 7, 7])
+    assert taken is not None
+    count, got = taken
     assert count == 16 and float(got[0, 0, 0, 0, 0]) == 1.0
     assert len(cache) == 1 and cache.hits == 1 and cache.reused_tokens == 16
-    assert cache.take([*range(16), 7, 7])[0] == 12  # type: ignore[index]  # the other entry now
+    again = cache.take([*range(16), 7, 7])
+    assert again is not None and again[0] == 12  # the other entry now
     assert cache.take(range(30)) is None and cache.bytes == 0
 
 

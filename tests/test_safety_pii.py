@@ -31,8 +31,14 @@ def test_pii_is_redacted(text: str, expected: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "version 1.2.3", "we had 12,000 users in 2023", "card 4111 1111 1111 1112", "room 101 at 10:00",
-        "scores were 120 4000 and 1234567", "order 1234567 shipped", "see pages 10-2024", "issue #555-1234x",
+        "version 1.2.3",
+        "we had 12,000 users in 2023",
+        "card 4111 1111 1111 1112",
+        "room 101 at 10:00",
+        "scores were 120 4000 and 1234567",
+        "order 1234567 shipped",
+        "see pages 10-2024",
+        "issue #555-1234x",
         "the number of users grew by 1500 2000 times",
     ],
 )

@@ -42,9 +42,11 @@ def test_channel_beats_workspace_beats_global() -> None:
 
 def test_overrides_cannot_go_below_the_floor() -> None:
     sneaky = PolicyConfig(
-        Scope.CHANNEL, "x", Preset.RELAXED,
+        Scope.CHANNEL,
+        "x",
+        Preset.RELAXED,
         overrides=((C.SEXUAL_MINORS, D.INPUT, A.ALLOW), (C.SLUR_HATE, D.OUTPUT, A.FLAG), (C.SECRET, D.OUTPUT, A.ALLOW)),
-    )  # fmt: skip
+    )
     policy = resolve([sneaky])
     assert policy.rule(C.SEXUAL_MINORS, D.INPUT).action is A.BLOCK
     assert policy.rule(C.SLUR_HATE, D.OUTPUT).action is A.BLOCK

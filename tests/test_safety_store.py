@@ -33,21 +33,33 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 def event(ref: str, where: ChannelRef = WHERE, age: timedelta = timedelta(0)) -> ModerationEvent:
     return ModerationEvent(
-        ref=ref, where=where, user_id="u1", direction=Direction.OUTPUT, action=Action.BLOCK,
-        categories=(Category.SLUR_HATE, Category.PII), scores={Category.SLUR_HATE: 0.9, Category.PII: 1.0},
-        rule_ids=("hate.group+dehumanise", "pii.email"), policy_version="3", excerpt="[email] is",
-        stage="regenerate", created_at=datetime.now(UTC) - age,
-    )  # fmt: skip
+        ref=ref,
+        where=where,
+        user_id="u1",
+        direction=Direction.OUTPUT,
+        action=Action.BLOCK,
+        categories=(Category.SLUR_HATE, Category.PII),
+        scores={Category.SLUR_HATE: 0.9, Category.PII: 1.0},
+        rule_ids=("hate.group+dehumanise", "pii.email"),
+        policy_version="3",
+        excerpt="[email] is",
+        stage="regenerate",
+        created_at=datetime.now(UTC) - age,
+    )
 
 
 async def test_policy_roundtrip_bumps_version(store: SafetyStore) -> None:
     assert await store.get_policy(Scope.CHANNEL, "discord:g1:c1") is None
     config = PolicyConfig(
-        Scope.CHANNEL, "discord:g1:c1", preset=Preset.STRICT,
+        Scope.CHANNEL,
+        "discord:g1:c1",
+        preset=Preset.STRICT,
         overrides=((Category.PROFANITY, Direction.OUTPUT, Action.CENSOR),),
-        blocked_words=frozenset({"zork"}), allowed_words=frozenset({"scunthorpe"}),
-        allowed_domains=frozenset({"example.org"}), log_content=True,
-    )  # fmt: skip
+        blocked_words=frozenset({"zork"}),
+        allowed_words=frozenset({"scunthorpe"}),
+        allowed_domains=frozenset({"example.org"}),
+        log_content=True,
+    )
     first = await store.put_policy(config, "mod1")
     assert first.version == 1 and first.updated_by == "mod1"
     second = await store.put_policy(config.with_override(Category.LINK, Direction.OUTPUT, Action.BLOCK), "mod2")

@@ -41,9 +41,10 @@ def test_bounds_are_spelled_out() -> None:
 
 def test_resolve_overlays_valid_overrides_and_ignores_bad_rows() -> None:
     settings = resolve(
-        GenerationSection(), BotSection(persona="default persona"),
+        GenerationSection(),
+        BotSection(persona="default persona"),
         {"temperature": "0.3", "top_k": "99999", "gone": "1", "do_sample": "off"},
-    )  # fmt: skip
+    )
     assert settings.temperature == 0.3
     assert settings.top_k == GenerationSection().top_k  # out of bounds row ignored
     assert settings.persona == "default persona"

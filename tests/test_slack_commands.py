@@ -74,7 +74,8 @@ async def test_command_is_acked_while_the_core_is_still_busy() -> None:
 async def test_command_in_a_dm_names_the_dm_like_its_messages() -> None:
     core = ScriptedCore()
     async with slack_rig(core) as rig:
-        await rig.sender.command("show", channel="D5", channel_name="directmessage",
-                                 response_url=rig.api.response_url())
+        await rig.sender.command(
+            "show", channel="D5", channel_name="directmessage", response_url=rig.api.response_url()
+        )
         await rig.api.wait_for("response_url")
         assert (core.commands[0].where.workspace, core.commands[0].where.channel) == ("", "D5")

@@ -58,8 +58,13 @@ async def test_set_from_a_non_admin_is_refused_and_from_an_admin_is_applied_and_
         assert applied["response_type"] == "ephemeral" and "top_p" in applied["text"]
         assert (await store.channel_state(C1)).overrides == {"top_p": "0.9"}
         [row] = await store.audit_log(C1, 10)
-        assert (row.action, row.key, row.new_value, row.actor_id, row.actor_name) == ("set", "top_p", "0.9",
-                                                                                   "UADMIN", "Ada")
+        assert (row.action, row.key, row.new_value, row.actor_id, row.actor_name) == (
+            "set",
+            "top_p",
+            "0.9",
+            "UADMIN",
+            "Ada",
+        )
         assert rig.api.calls_to("chat.postMessage") == []  # nothing visible to the channel
 
 
@@ -99,7 +104,10 @@ async def test_thread_keeps_its_own_history(store: SqlStore, tokenizer: PreTrain
         assert "Hello from the model." in prompts[1]
         assert "pineapple" not in prompts[2]  # a new top-level mention starts a fresh thread
         assert [c.body["thread_ts"] for c in rig.api.calls_to("chat.postMessage")] == [
-            "1000.0001", "1000.0001", "1000.0009"]
+            "1000.0001",
+            "1000.0001",
+            "1000.0009",
+        ]
 
 
 async def test_channel_messages_are_answered_only_after_a_moderator_enables_the_channel(

@@ -86,8 +86,7 @@ async def test_thread_reply_stays_in_its_thread() -> None:
 
 async def test_direct_message_is_answered_in_the_dm() -> None:
     core = ScriptedCore()
-    dm = {"type": "message", "channel_type": "im", "user": "U1", "text": "hi there", "channel": "D1",
-          "ts": "2000.0001"}
+    dm = {"type": "message", "channel_type": "im", "user": "U1", "text": "hi there", "channel": "D1", "ts": "2000.0001"}
     async with slack_rig(core, placeholder=False) as rig:
         assert (await rig.sender.event(dm)).status == 200
         reply = (await rig.api.wait_for("chat.postMessage"))[0]
@@ -99,8 +98,14 @@ async def test_direct_message_is_answered_in_the_dm() -> None:
 
 async def test_plain_channel_message_reaches_the_core_unaddressed() -> None:
     core = ScriptedCore()  # like the real core in a channel without auto-reply: stays quiet
-    message = {"type": "message", "channel_type": "channel", "user": "U1", "text": "just chatting",
-               "channel": "C1", "ts": "3000.0001"}
+    message = {
+        "type": "message",
+        "channel_type": "channel",
+        "user": "U1",
+        "text": "just chatting",
+        "channel": "C1",
+        "ts": "3000.0001",
+    }
     async with slack_rig(core) as rig:
         await rig.sender.event(message)
         await asyncio.wait_for(core.received.wait(), 5)
@@ -112,8 +117,14 @@ async def test_plain_channel_message_reaches_the_core_unaddressed() -> None:
 
 async def test_mention_is_answered_once_although_its_message_event_also_arrives() -> None:
     core = ScriptedCore()
-    twin = {"type": "message", "channel_type": "channel", "user": "U1", "text": "<@UBOT> hello",
-            "channel": "C1", "ts": "1000.0001"}
+    twin = {
+        "type": "message",
+        "channel_type": "channel",
+        "user": "U1",
+        "text": "<@UBOT> hello",
+        "channel": "C1",
+        "ts": "1000.0001",
+    }
     async with slack_rig(core) as rig:
         await rig.sender.event(twin)
         await rig.sender.event(mention())

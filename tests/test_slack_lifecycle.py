@@ -33,8 +33,9 @@ async def test_socket_mode_acks_envelopes_and_replies_through_the_web_api() -> N
         api.socket_url = ws.url
         api.add_user("U1", "Alice")
         secrets = Secrets(slack_bot_token=BOT_TOKEN, slack_app_token=APP_TOKEN)  # no signing secret needed
-        adapter = SlackAdapter(dataclasses.replace(SlackSection(), api_base_url=api.base_url), secrets, core,
-                               MemorySeen())
+        adapter = SlackAdapter(
+            dataclasses.replace(SlackSection(), api_base_url=api.base_url), secrets, core, MemorySeen()
+        )
         await adapter.start()
         try:
             assert adapter.mode == "socket" and adapter.url == ""
@@ -83,8 +84,9 @@ async def test_busy_port_fails_start_with_the_address() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         async with FakeSlackApi() as api:
-            adapter = adapter_for(api, Secrets(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET),
-                                  port=port)
+            adapter = adapter_for(
+                api, Secrets(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET), port=port
+            )
             with pytest.raises(AdapterError, match=f"127.0.0.1:{port}"):
                 await adapter.start()
 

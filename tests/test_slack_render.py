@@ -54,15 +54,34 @@ def test_to_plain_reads_slack_markup() -> None:
 
 def test_incoming_thread_rules() -> None:
     body = {"team_id": "T1", "event_id": "Ev1"}
-    top = incoming({**body, "event": {"type": "app_mention", "user": "U1", "text": "<@UBOT> yo",
-                                     "channel": "C1", "ts": "5.5"}}, "UBOT", mention=True)
+    top = incoming(
+        {**body, "event": {"type": "app_mention", "user": "U1", "text": "<@UBOT> yo", "channel": "C1", "ts": "5.5"}},
+        "UBOT",
+        mention=True,
+    )
     assert top is not None and (top.where.thread, top.reply_thread, top.text) == ("5.5", "5.5", "yo")
-    nested = incoming({**body, "event": {"type": "message", "channel_type": "channel", "user": "U1",
-                                        "text": "more", "channel": "C1", "ts": "6.6", "thread_ts": "5.5"}},
-                      "UBOT", mention=False)
+    nested = incoming(
+        {
+            **body,
+            "event": {
+                "type": "message",
+                "channel_type": "channel",
+                "user": "U1",
+                "text": "more",
+                "channel": "C1",
+                "ts": "6.6",
+                "thread_ts": "5.5",
+            },
+        },
+        "UBOT",
+        mention=False,
+    )
     assert nested is not None and nested.where == top.where and not nested.addressed
-    empty = incoming({**body, "event": {"type": "app_mention", "user": "U1", "text": "<@UBOT>",
-                                       "channel": "C1", "ts": "7.7"}}, "UBOT", mention=True)
+    empty = incoming(
+        {**body, "event": {"type": "app_mention", "user": "U1", "text": "<@UBOT>", "channel": "C1", "ts": "7.7"}},
+        "UBOT",
+        mention=True,
+    )
     assert empty is None
 
 

@@ -31,9 +31,7 @@ def beam_search(
     device = next(model.parameters()).device
     ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
     with torch.inference_mode():
-        out = model.generate(  # type: ignore[misc]
-            input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config
-        )
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config)
     generated: list[int] = out[0, len(prompt_ids) :].tolist()
     if eos_token_id in generated:  # drop padding after an early EOS
         generated = generated[: generated.index(eos_token_id) + 1]

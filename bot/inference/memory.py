@@ -97,9 +97,7 @@ class KvFit:
         return f"{line} ({self.share:.0%} of {_gb(self.available)} free)"
 
 
-def fit_batch(
-    requested: int, per_slot: int, available: int | None, share: float, graph_buckets: bool
-) -> KvFit:
+def fit_batch(requested: int, per_slot: int, available: int | None, share: float, graph_buckets: bool) -> KvFit:
     """The largest batch up to `requested` whose cache fits `share` of `available` (at least 1).
 
     With `graph_buckets` the engine allocates slots for the bucket at or above the batch, so

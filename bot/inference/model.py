@@ -41,7 +41,7 @@ _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch
 _FIX = (
     "point model.name at a local directory written by save_pretrained, download the model once on a "
     "connected machine (the Hugging Face cache is reused; HF_HUB_OFFLINE=1 keeps it offline), or set "
-    "model.name = \"demo\" to try the bot with random weights"
+    'model.name = "demo" to try the bot with random weights'
 )
 
 

@@ -286,8 +286,13 @@ class InferenceQueue:
         if now - c.since >= self._summary_every_s:
             log.info(
                 "inference: %d steps, mean batch %.1f, largest batch %d, %d tokens (%.0f tok/s), %d waiting",
-                c.steps, c.rows / c.steps, c.largest_batch, c.tokens, c.tokens / (now - c.since), self._waiting,
-            )  # fmt: skip
+                c.steps,
+                c.rows / c.steps,
+                c.largest_batch,
+                c.tokens,
+                c.tokens / (now - c.since),
+                self._waiting,
+            )
             c.steps = c.rows = c.tokens = 0
             c.since = now
 

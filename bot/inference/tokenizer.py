@@ -20,7 +20,7 @@ _PROBE = ("Hello world", [15496, 995])  # GPT-2's own ids; an empty or foreign v
 def load_tokenizer(model_dir: Path | None = None) -> PreTrainedTokenizerBase:
     """The tokenizer saved beside a model, else the packaged GPT-2 vocab."""
     if model_dir is not None and _has_tokenizer_files(model_dir):
-        tokenizer = GPT2TokenizerFast.from_pretrained(str(model_dir))
+        tokenizer: PreTrainedTokenizerBase = GPT2TokenizerFast.from_pretrained(str(model_dir))
     else:
         tokenizer = packaged_tokenizer()
     if tokenizer.pad_token is None:

@@ -26,11 +26,17 @@ log = logging.getLogger(__name__)
 
 # Jigsaw / Detoxify-style labels → our categories
 LABEL_MAP: Mapping[str, Category] = {
-    "toxic": Category.HARASSMENT, "toxicity": Category.HARASSMENT, "insult": Category.HARASSMENT,
-    "severe_toxic": Category.HARASSMENT, "severe_toxicity": Category.HARASSMENT,
-    "obscene": Category.PROFANITY, "threat": Category.THREAT, "identity_hate": Category.SLUR_HATE,
-    "identity_attack": Category.SLUR_HATE, "sexual_explicit": Category.SEXUAL,
-}  # fmt: skip
+    "toxic": Category.HARASSMENT,
+    "toxicity": Category.HARASSMENT,
+    "insult": Category.HARASSMENT,
+    "severe_toxic": Category.HARASSMENT,
+    "severe_toxicity": Category.HARASSMENT,
+    "obscene": Category.PROFANITY,
+    "threat": Category.THREAT,
+    "identity_hate": Category.SLUR_HATE,
+    "identity_attack": Category.SLUR_HATE,
+    "sexual_explicit": Category.SEXUAL,
+}
 
 
 class Classifier(Protocol):

@@ -17,11 +17,19 @@ _ENDS = frozenset(".?!;\n")
 _CLAUSE_STOP = frozenset(",:;.?!\n") | {"but", "while", "although", "though", "because"}
 _COMPLEMENTISER = frozenset({"that", "how", "what", "when", "why", "whether", "if"})
 _NOT_NEGATING = (
-    ("no", "one", "else"), ("no", "other"), ("not", "only"), ("no", "doubt"), ("not", "forget"),
+    ("no", "one", "else"),
+    ("no", "other"),
+    ("not", "only"),
+    ("no", "doubt"),
+    ("not", "forget"),
     ("not", "we"),  # "why don't we ...": a proposal, not a negation
-    ("no", "better"), ("no", "different"), ("no", "more", "than"), ("not", "much", "better"),
-    ("no", "less", "than"), ("not", "any", "better"),  # comparisons: "no better than rats"
-)  # fmt: skip
+    ("no", "better"),
+    ("no", "different"),
+    ("no", "more", "than"),
+    ("not", "much", "better"),
+    ("no", "less", "than"),
+    ("not", "any", "better"),  # comparisons: "no better than rats"
+)
 _TRUTH = frozenset("true right correct fair accurate case fact".split())  # "it is not true that ..."
 INTENT = frozenset(
     "want wanna will would should must ought going gonna let us deserve deserves deserved "

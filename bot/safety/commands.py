@@ -36,8 +36,9 @@ def _scope(where: ChannelRef, workspace: bool) -> tuple[Scope, str]:
     return keys[-1]
 
 
-async def _update(safety: Safety, where: ChannelRef, author: Author, workspace: bool, what: str,
-                  change: dict[str, object]) -> str:  # fmt: skip
+async def _update(
+    safety: Safety, where: ChannelRef, author: Author, workspace: bool, what: str, change: dict[str, object]
+) -> str:
     scope, key = _scope(where, workspace)
     old = await safety.store.get_policy(scope, key) or PolicyConfig(scope, key)
     stored = await safety.store.put_policy(replace(old, **change), author.id)  # type: ignore[arg-type]
@@ -89,8 +90,14 @@ async def _words(safety: Safety, where: ChannelRef, author: Author, ws: bool, ar
     else:
         blocked.discard(word)
         allowed.discard(word)
-    return await _update(safety, where, author, ws, f"words {verb} {word}",
-                         {"blocked_words": frozenset(blocked), "allowed_words": frozenset(allowed)})  # fmt: skip
+    return await _update(
+        safety,
+        where,
+        author,
+        ws,
+        f"words {verb} {word}",
+        {"blocked_words": frozenset(blocked), "allowed_words": frozenset(allowed)},
+    )
 
 
 async def _links(safety: Safety, where: ChannelRef, author: Author, ws: bool, args: list[str]) -> str:
@@ -101,8 +108,9 @@ async def _links(safety: Safety, where: ChannelRef, author: Author, ws: bool, ar
         raise CommandError(messages.safety_unknown("domain", args[1][:80], "a domain like example.com"))
     scope, key = _scope(where, ws)
     config = await safety.store.get_policy(scope, key) or PolicyConfig(scope, key)
-    return await _update(safety, where, author, ws, f"links allow {domain}",
-                         {"allowed_domains": config.allowed_domains | {domain}})  # fmt: skip
+    return await _update(
+        safety, where, author, ws, f"links allow {domain}", {"allowed_domains": config.allowed_domains | {domain}}
+    )
 
 
 async def _show(safety: Safety, where: ChannelRef) -> str:
@@ -131,8 +139,16 @@ async def _test(safety: Safety, where: ChannelRef, text: str) -> str:
         v = safety.checker.check(text, policy, d)
         scores = ", ".join(f"{c.value} {s:.2f}" for c, s in sorted(v.scores.items(), key=lambda x: -x[1]))
         cats = ", ".join(c.value for c in v.categories)
-        out.append(messages.safety_test(d.value, v.action.name.lower(), cats, ", ".join(v.rule_ids),
-                                        scores, v.text_out if not v.blocked else "(nothing)"))  # fmt: skip
+        out.append(
+            messages.safety_test(
+                d.value,
+                v.action.name.lower(),
+                cats,
+                ", ".join(v.rule_ids),
+                scores,
+                v.text_out if not v.blocked else "(nothing)",
+            )
+        )
     return "\n".join(out)
 
 

@@ -208,9 +208,19 @@ def _link(s: Sentence, targets: list[int], groups: frozenset[int], p: int, role:
     return best
 
 
-_SCORE = {Role.DEHUM: 0.9, Role.DEROG: 0.8, Role.ABUSE: 0.8, Role.EMOTE_OBJ: 0.85,
-          Role.EMOTE_SUBJ: 0.85, Role.EMOTE_NOUN: 0.8, Role.THREAT: 0.95, Role.POSITIVE: 0.75,
-          Role.PROFANE: 0.8, Role.DEROG_VERB: 0.75, Role.EXCLUDE: 0.75}  # fmt: skip
+_SCORE = {
+    Role.DEHUM: 0.9,
+    Role.DEROG: 0.8,
+    Role.ABUSE: 0.8,
+    Role.EMOTE_OBJ: 0.85,
+    Role.EMOTE_SUBJ: 0.85,
+    Role.EMOTE_NOUN: 0.8,
+    Role.THREAT: 0.95,
+    Role.POSITIVE: 0.75,
+    Role.PROFANE: 0.8,
+    Role.DEROG_VERB: 0.75,
+    Role.EXCLUDE: 0.75,
+}
 _LOOSE = 0.4
 
 

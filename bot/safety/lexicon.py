@@ -13,12 +13,37 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
-    "ABLE_HEADS", "ABUSE_NOUN", "COLOUR_ADJ", "COUNTER_MARKER", "DEHUM", "DEROG_ADJ", "DEROG_VERB",
-    "EMOTE_NOUN", "EMOTE_OBJ", "EMOTE_SUBJ", "EXCLUDE_VERB", "GROUP_ADJ", "GROUP_NOUN",
-    "HOMONYM_CONTEXT", "MINOR", "NEGATOR", "POSITIVE", "PROFANITY_MILD", "PROFANITY_STRONG",
-    "REPORT_VERB", "SEXUAL_AMBIG", "SEXUAL_EXPLICIT", "SLUR_GENDERED", "SLUR_MILD", "SLUR_STRONG",
-    "THREAT_IRREGULAR", "THREAT_VERB", "VICTIM_VERB", "forms", "typo_variants",
-]  # fmt: skip
+    "ABLE_HEADS",
+    "ABUSE_NOUN",
+    "COLOUR_ADJ",
+    "COUNTER_MARKER",
+    "DEHUM",
+    "DEROG_ADJ",
+    "DEROG_VERB",
+    "EMOTE_NOUN",
+    "EMOTE_OBJ",
+    "EMOTE_SUBJ",
+    "EXCLUDE_VERB",
+    "GROUP_ADJ",
+    "GROUP_NOUN",
+    "HOMONYM_CONTEXT",
+    "MINOR",
+    "NEGATOR",
+    "POSITIVE",
+    "PROFANITY_MILD",
+    "PROFANITY_STRONG",
+    "REPORT_VERB",
+    "SEXUAL_AMBIG",
+    "SEXUAL_EXPLICIT",
+    "SLUR_GENDERED",
+    "SLUR_MILD",
+    "SLUR_STRONG",
+    "THREAT_IRREGULAR",
+    "THREAT_VERB",
+    "VICTIM_VERB",
+    "forms",
+    "typo_variants",
+]
 
 
 def _w(text: str) -> frozenset[str]:

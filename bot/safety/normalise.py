@@ -27,22 +27,68 @@ _HOMOGLYPHS = str.maketrans(
     "аеорсухіјѕԁɡһӏᴏοαρτικνυεχβμ",  # Cyrillic and Greek look-alikes (lower case after fold)
     "aeopcyxijsdghlooaptikvuexbu",
 )
-_LEET = str.maketrans({"4": "a", "@": "a", "3": "e", "1": "i", "!": "i", "0": "o", "5": "s",
-                       "$": "s", "7": "t", "+": "t", "8": "b", "9": "g", "|": "l"})  # fmt: skip
+_LEET = str.maketrans(
+    {
+        "4": "a",
+        "@": "a",
+        "3": "e",
+        "1": "i",
+        "!": "i",
+        "0": "o",
+        "5": "s",
+        "$": "s",
+        "7": "t",
+        "+": "t",
+        "8": "b",
+        "9": "g",
+        "|": "l",
+    }
+)
 _CONTRACTIONS = {
-    "can't": "can not", "cannot": "can not", "won't": "will not", "n't": " not",
-    "i'm": "i am", "'re": " are", "'ll": " will", "'ve": " have", "'d": " would",
-    "it's": "it is", "that's": "that is", "he's": "he is", "she's": "she is",
-    "there's": "there is", "what's": "what is", "let's": "let us", "'s": " 's",
-}  # fmt: skip
+    "can't": "can not",
+    "cannot": "can not",
+    "won't": "will not",
+    "n't": " not",
+    "i'm": "i am",
+    "'re": " are",
+    "'ll": " will",
+    "'ve": " have",
+    "'d": " would",
+    "it's": "it is",
+    "that's": "that is",
+    "he's": "he is",
+    "she's": "she is",
+    "there's": "there is",
+    "what's": "what is",
+    "let's": "let us",
+    "'s": " 's",
+}
 # the same contractions typed without an apostrophe, and chat shorthand
 _CHAT = {
-    "cant": "can not", "dont": "do not", "doesnt": "does not", "didnt": "did not", "isnt": "is not",
-    "arent": "are not", "wasnt": "was not", "werent": "were not", "shouldnt": "should not",
-    "wouldnt": "would not", "couldnt": "could not", "wont": "will not", "aint": "is not", "im": "i am",
-    "ive": "i have", "lets": "let us", "theyre": "they are", "youre": "you are", "r": "are", "u": "you",
-    "ur": "your", "pls": "please", "ppl": "people",
-}  # fmt: skip
+    "cant": "can not",
+    "dont": "do not",
+    "doesnt": "does not",
+    "didnt": "did not",
+    "isnt": "is not",
+    "arent": "are not",
+    "wasnt": "was not",
+    "werent": "were not",
+    "shouldnt": "should not",
+    "wouldnt": "would not",
+    "couldnt": "could not",
+    "wont": "will not",
+    "aint": "is not",
+    "im": "i am",
+    "ive": "i have",
+    "lets": "let us",
+    "theyre": "they are",
+    "youre": "you are",
+    "r": "are",
+    "u": "you",
+    "ur": "your",
+    "pls": "please",
+    "ppl": "people",
+}
 _CHAT_RE = re.compile(r"\b(" + "|".join(_CHAT) + r")\b(?!['’])")
 _CONTRACTION_RE = re.compile(
     r"\b(can't|cannot|won't|i'm|it's|that's|he's|she's|there's|what's|let's)|(n't|'re|'ll|'ve|'d|'s)\b"
@@ -83,9 +129,20 @@ def _english() -> frozenset[str]:
 @cache
 def _targets() -> frozenset[str]:
     """Words worth repairing towards: everything the detectors look for."""
-    sets = (lx.GROUP_NOUN, lx.GROUP_ADJ, lx.SLUR_STRONG, lx.SLUR_MILD, lx.SLUR_GENDERED,
-            lx.DEHUM, lx.ABUSE_NOUN, lx.PROFANITY_STRONG, lx.SEXUAL_EXPLICIT, lx.EMOTE_NOUN,
-            lx.THREAT_IRREGULAR, lx.ABLE_HEADS)  # fmt: skip
+    sets = (
+        lx.GROUP_NOUN,
+        lx.GROUP_ADJ,
+        lx.SLUR_STRONG,
+        lx.SLUR_MILD,
+        lx.SLUR_GENDERED,
+        lx.DEHUM,
+        lx.ABUSE_NOUN,
+        lx.PROFANITY_STRONG,
+        lx.SEXUAL_EXPLICIT,
+        lx.EMOTE_NOUN,
+        lx.THREAT_IRREGULAR,
+        lx.ABLE_HEADS,
+    )
     words = lx.forms(
         lx.EMOTE_OBJ | lx.EMOTE_SUBJ | lx.THREAT_VERB | lx.POSITIVE | lx.DEROG_ADJ | lx.DEROG_VERB | lx.EXCLUDE_VERB
     )

@@ -30,28 +30,32 @@ _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2
 _SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 
 _SECRETS: tuple[tuple[str, re.Pattern[str], str], ...] = (
-    ("secret.private_key",
-     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)"),
-     "[private key]"),
-    ("secret.slack_webhook", re.compile(r"https?://hooks\.slack\.com/(?:services|workflows)/[\w/-]+"),
-     "[webhook]"),
-    ("secret.discord_webhook",
-     re.compile(r"https?://(?:canary\.|ptb\.)?discord(?:app)?\.com/api/webhooks/\d+/[\w-]+"),
-     "[webhook]"),
+    (
+        "secret.private_key",
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)"),
+        "[private key]",
+    ),
+    ("secret.slack_webhook", re.compile(r"https?://hooks\.slack\.com/(?:services|workflows)/[\w/-]+"), "[webhook]"),
+    (
+        "secret.discord_webhook",
+        re.compile(r"https?://(?:canary\.|ptb\.)?discord(?:app)?\.com/api/webhooks/\d+/[\w-]+"),
+        "[webhook]",
+    ),
     ("secret.slack_token", re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{10,}"), "[token]"),
     ("secret.slack_app_token", re.compile(r"\bxapp-\d-[A-Za-z0-9-]{10,}"), "[token]"),
     ("secret.github_token", re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}\b"), "[token]"),
     ("secret.github_pat", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,}"), "[token]"),
-    ("secret.discord_token",
-     re.compile(r"\b[A-Za-z\d_-]{23,28}\.[A-Za-z\d_-]{6,7}\.[A-Za-z\d_-]{27,40}\b"), "[token]"),
+    ("secret.discord_token", re.compile(r"\b[A-Za-z\d_-]{23,28}\.[A-Za-z\d_-]{6,7}\.[A-Za-z\d_-]{27,40}\b"), "[token]"),
     ("secret.openai_key", re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}"), "[token]"),
     ("secret.stripe_key", re.compile(r"\b[rs]k_live_[0-9a-zA-Z]{20,}"), "[token]"),
     ("secret.aws_key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "[token]"),
     ("secret.google_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), "[token]"),
-    ("secret.assignment",
-     re.compile(r"(?i)\b(?:password|passwd|pwd|api[_-]?key|secret|token)\s*[:=]\s*[^\s'\"]{6,}"),
-     "[secret]"),
-)  # fmt: skip
+    (
+        "secret.assignment",
+        re.compile(r"(?i)\b(?:password|passwd|pwd|api[_-]?key|secret|token)\s*[:=]\s*[^\s'\"]{6,}"),
+        "[secret]",
+    ),
+)
 
 
 def luhn_ok(digits: str) -> bool:

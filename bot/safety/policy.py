@@ -19,9 +19,17 @@ from bot.safety.categories import Action, Category, Direction
 from bot.safety.rules import WordLists
 
 __all__ = [
-    "FLOOR", "PRESETS", "EffectivePolicy", "PolicyConfig", "Preset", "Rule", "Scope",
-    "floor_for", "preset_rules", "resolve",
-]  # fmt: skip
+    "FLOOR",
+    "PRESETS",
+    "EffectivePolicy",
+    "PolicyConfig",
+    "Preset",
+    "Rule",
+    "Scope",
+    "floor_for",
+    "preset_rules",
+    "resolve",
+]
 
 C, D, A = Category, Direction, Action
 
@@ -83,13 +91,20 @@ PRESETS: Mapping[Preset, Mapping[Category, tuple[Rule, Rule]]] = MappingProxyTyp
     {Preset.STRICT: _STRICT, Preset.STANDARD: _STANDARD, Preset.RELAXED: _RELAXED}
 )
 # The hard floor: (least action, highest threshold) per category and direction.
-FLOOR: Mapping[tuple[Category, Direction], tuple[Action, float]] = MappingProxyType({
-    (C.SEXUAL_MINORS, D.INPUT): (A.BLOCK, 0.5), (C.SEXUAL_MINORS, D.OUTPUT): (A.BLOCK, 0.5),
-    (C.SLUR_HATE, D.INPUT): (A.BLOCK, 0.6), (C.SLUR_HATE, D.OUTPUT): (A.BLOCK, 0.5),
-    (C.SECRET, D.INPUT): (A.REDACT, 0.5), (C.SECRET, D.OUTPUT): (A.REDACT, 0.5),
-    (C.THREAT, D.OUTPUT): (A.BLOCK, 0.5), (C.SELF_HARM, D.OUTPUT): (A.BLOCK, 0.5),
-    (C.PII, D.OUTPUT): (A.REDACT, 0.5), (C.MENTION, D.OUTPUT): (A.REDACT, 0.9),
-})  # fmt: skip
+FLOOR: Mapping[tuple[Category, Direction], tuple[Action, float]] = MappingProxyType(
+    {
+        (C.SEXUAL_MINORS, D.INPUT): (A.BLOCK, 0.5),
+        (C.SEXUAL_MINORS, D.OUTPUT): (A.BLOCK, 0.5),
+        (C.SLUR_HATE, D.INPUT): (A.BLOCK, 0.6),
+        (C.SLUR_HATE, D.OUTPUT): (A.BLOCK, 0.5),
+        (C.SECRET, D.INPUT): (A.REDACT, 0.5),
+        (C.SECRET, D.OUTPUT): (A.REDACT, 0.5),
+        (C.THREAT, D.OUTPUT): (A.BLOCK, 0.5),
+        (C.SELF_HARM, D.OUTPUT): (A.BLOCK, 0.5),
+        (C.PII, D.OUTPUT): (A.REDACT, 0.5),
+        (C.MENTION, D.OUTPUT): (A.REDACT, 0.9),
+    }
+)
 
 
 def floor_for(category: Category, direction: Direction) -> Action:

@@ -66,9 +66,14 @@ class Safety:
         return verdict.action is Action.ALLOW and verdict.text_out == text
 
     async def _audit(
-        self, verdict: Verdict, text: str, where: ChannelRef, user_id: str, policy: EffectivePolicy,
+        self,
+        verdict: Verdict,
+        text: str,
+        where: ChannelRef,
+        user_id: str,
+        policy: EffectivePolicy,
         stage: str = "check",
-    ) -> None:  # fmt: skip
+    ) -> None:
         if verdict.action is Action.ALLOW:
             return
         await self.store.add_event(

@@ -44,8 +44,9 @@ class _Session:
 
 
 class Gateway:
-    def __init__(self, world: World, *, token: str, privileged_intents: bool,
-                 on_event: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self, world: World, *, token: str, privileged_intents: bool, on_event: Callable[[], Awaitable[None]]
+    ) -> None:
         self.world = world
         self.token = token
         self.privileged_intents = privileged_intents  # the Developer Portal toggles
@@ -95,14 +96,26 @@ class Gateway:
         session = _Session(ws, shard, count, intents)
         world = self.world
         owns_guild = session.owns(world.guild_id)
-        await session.send(0, {
-            "v": 10, "user": user_payload(world.bot), "user_settings": {}, "session_type": "normal",
-            "session_id": f"session-{len(self.identifies)}", "resume_gateway_url": self.url,
-            "relationships": [], "private_channels": [], "presences": [],
-            "guilds": [{"id": str(world.guild_id), "unavailable": True}] if owns_guild else [],
-            "guild_join_requests": [], "geo_ordered_rtc_regions": [], "shard": [shard, count],
-            "application": {"id": str(world.bot.id), "flags": 1 << 19},
-        }, "READY")  # fmt: skip
+        await session.send(
+            0,
+            {
+                "v": 10,
+                "user": user_payload(world.bot),
+                "user_settings": {},
+                "session_type": "normal",
+                "session_id": f"session-{len(self.identifies)}",
+                "resume_gateway_url": self.url,
+                "relationships": [],
+                "private_channels": [],
+                "presences": [],
+                "guilds": [{"id": str(world.guild_id), "unavailable": True}] if owns_guild else [],
+                "guild_join_requests": [],
+                "geo_ordered_rtc_regions": [],
+                "shard": [shard, count],
+                "application": {"id": str(world.bot.id), "flags": 1 << 19},
+            },
+            "READY",
+        )
         if owns_guild:
             await session.send(0, guild_payload(world), "GUILD_CREATE")
         self.sessions.append(session)
@@ -121,8 +134,11 @@ class Gateway:
         if event != "MESSAGE_CREATE" or session.intents & MESSAGE_CONTENT:
             return data
         bot_id = str(self.world.bot.id)
-        if ("guild_id" not in data or data["author"]["id"] == bot_id
-                or any(m["id"] == bot_id for m in data.get("mentions", []))):
+        if (
+            "guild_id" not in data
+            or data["author"]["id"] == bot_id
+            or any(m["id"] == bot_id for m in data.get("mentions", []))
+        ):
             return data
         return {**data, "content": "", "embeds": [], "attachments": [], "components": []}
 

@@ -121,41 +121,73 @@ def member_payload(person: Person, *, with_user: bool = True, permissions: int |
 
 def _role(role_id: int, name: str, perms: int, position: int) -> Json:
     return {
-        "id": str(role_id), "name": name, "color": 0,
+        "id": str(role_id),
+        "name": name,
+        "color": 0,
         "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
-        "hoist": False, "position": position, "permissions": str(perms), "managed": False,
-        "mentionable": False, "flags": 0, "icon": None, "unicode_emoji": None,
-    }  # fmt: skip
+        "hoist": False,
+        "position": position,
+        "permissions": str(perms),
+        "managed": False,
+        "mentionable": False,
+        "flags": 0,
+        "icon": None,
+        "unicode_emoji": None,
+    }
 
 
 def text_channel_payload(world: World, channel_id: int, name: str, *, nsfw: bool = False) -> Json:
     return {
-        "id": str(channel_id), "type": 0, "guild_id": str(world.guild_id), "name": name,
-        "position": channel_id - world.general, "permission_overwrites": [], "nsfw": nsfw,
-        "parent_id": None, "topic": None, "last_message_id": None, "rate_limit_per_user": 0,
+        "id": str(channel_id),
+        "type": 0,
+        "guild_id": str(world.guild_id),
+        "name": name,
+        "position": channel_id - world.general,
+        "permission_overwrites": [],
+        "nsfw": nsfw,
+        "parent_id": None,
+        "topic": None,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
         "flags": 0,
-    }  # fmt: skip
+    }
 
 
 def thread_payload(world: World) -> Json:
     return {
-        "id": str(world.thread), "type": 11, "guild_id": str(world.guild_id),
-        "parent_id": str(world.general), "owner_id": str(world.alice.id), "name": "side chat",
-        "member_count": 2, "message_count": 0, "total_message_sent": 0,
-        "rate_limit_per_user": 0, "flags": 0, "last_message_id": None,
+        "id": str(world.thread),
+        "type": 11,
+        "guild_id": str(world.guild_id),
+        "parent_id": str(world.general),
+        "owner_id": str(world.alice.id),
+        "name": "side chat",
+        "member_count": 2,
+        "message_count": 0,
+        "total_message_sent": 0,
+        "rate_limit_per_user": 0,
+        "flags": 0,
+        "last_message_id": None,
         "thread_metadata": {
-            "archived": False, "auto_archive_duration": 1440,
-            "archive_timestamp": TIMESTAMP, "locked": False, "create_timestamp": TIMESTAMP,
+            "archived": False,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": TIMESTAMP,
+            "locked": False,
+            "create_timestamp": TIMESTAMP,
         },
-    }  # fmt: skip
+    }
 
 
 def channel_payload(world: World, channel_id: int) -> Json:
     if channel_id == world.thread:
         return thread_payload(world)
     if channel_id == world.dm:
-        return {"id": str(world.dm), "type": 1, "last_message_id": None, "flags": 0,
-                "recipients": [user_payload(world.alice)]}  # fmt: skip
+        return {
+            "id": str(world.dm),
+            "type": 1,
+            "last_message_id": None,
+            "flags": 0,
+            "recipients": [user_payload(world.alice)],
+        }
     return text_channel_payload(world, channel_id, "general" if channel_id == world.general else "other")
 
 
@@ -164,24 +196,52 @@ def guild_payload(world: World) -> Json:
     roles += [_role(rid, name, perms, i + 1) for i, (rid, name, perms) in enumerate(world.roles)]
     members = [member_payload(p) for p in world.people]
     return {
-        "id": str(world.guild_id), "name": world.guild_name, "icon": None, "splash": None,
-        "discovery_splash": None, "emojis": [], "stickers": [], "features": [],
-        "description": None, "owner_id": str(world.owner_id), "afk_channel_id": None,
-        "afk_timeout": 300, "verification_level": 0, "default_message_notifications": 0,
-        "explicit_content_filter": 0, "roles": roles, "mfa_level": 0, "nsfw_level": 0,
-        "application_id": None, "system_channel_id": None, "system_channel_flags": 0,
-        "rules_channel_id": None, "vanity_url_code": None, "banner": None, "premium_tier": 0,
-        "preferred_locale": "en-US", "public_updates_channel_id": None,
-        "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
-        "incidents_data": None, "joined_at": TIMESTAMP, "large": False, "unavailable": False,
-        "member_count": len(members), "max_members": 500000, "premium_subscription_count": 0,
-        "voice_states": [], "presences": [], "members": members,
+        "id": str(world.guild_id),
+        "name": world.guild_name,
+        "icon": None,
+        "splash": None,
+        "discovery_splash": None,
+        "emojis": [],
+        "stickers": [],
+        "features": [],
+        "description": None,
+        "owner_id": str(world.owner_id),
+        "afk_channel_id": None,
+        "afk_timeout": 300,
+        "verification_level": 0,
+        "default_message_notifications": 0,
+        "explicit_content_filter": 0,
+        "roles": roles,
+        "mfa_level": 0,
+        "nsfw_level": 0,
+        "application_id": None,
+        "system_channel_id": None,
+        "system_channel_flags": 0,
+        "rules_channel_id": None,
+        "vanity_url_code": None,
+        "banner": None,
+        "premium_tier": 0,
+        "preferred_locale": "en-US",
+        "public_updates_channel_id": None,
+        "stage_instances": [],
+        "guild_scheduled_events": [],
+        "soundboard_sounds": [],
+        "incidents_data": None,
+        "joined_at": TIMESTAMP,
+        "large": False,
+        "unavailable": False,
+        "member_count": len(members),
+        "max_members": 500000,
+        "premium_subscription_count": 0,
+        "voice_states": [],
+        "presences": [],
+        "members": members,
         "channels": [
             text_channel_payload(world, world.general, "general"),
             text_channel_payload(world, world.other, "other"),
         ],
         "threads": [thread_payload(world)],
-    }  # fmt: skip
+    }
 
 
 def message_payload(
@@ -198,24 +258,36 @@ def message_payload(
     """A MESSAGE_CREATE body; `reply_to` is the referenced message's own payload."""
     in_guild = channel_id in world.guild_channel_ids()
     data: Json = {
-        "id": str(message_id), "channel_id": str(channel_id), "author": user_payload(author),
-        "content": content, "timestamp": TIMESTAMP, "edited_timestamp": None, "tts": False,
-        "mention_everyone": False, "mention_roles": [], "attachments": [], "embeds": [],
-        "components": [], "pinned": False, "type": 19 if reply_to else 0, "flags": flags,
+        "id": str(message_id),
+        "channel_id": str(channel_id),
+        "author": user_payload(author),
+        "content": content,
+        "timestamp": TIMESTAMP,
+        "edited_timestamp": None,
+        "tts": False,
+        "mention_everyone": False,
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "components": [],
+        "pinned": False,
+        "type": 19 if reply_to else 0,
+        "flags": flags,
         "mentions": [
-            {**user_payload(p), "member": member_payload(p, with_user=False)} if in_guild
-            else user_payload(p)
+            {**user_payload(p), "member": member_payload(p, with_user=False)} if in_guild else user_payload(p)
             for p in mentions
         ],
-    }  # fmt: skip
+    }
     if in_guild:
         data["guild_id"] = str(world.guild_id)
         data["member"] = member_payload(author, with_user=False)
     if reply_to is not None:
         data["message_reference"] = {
-            "type": 0, "message_id": reply_to["id"], "channel_id": reply_to["channel_id"],
+            "type": 0,
+            "message_id": reply_to["id"],
+            "channel_id": reply_to["channel_id"],
             **({"guild_id": reply_to["guild_id"]} if "guild_id" in reply_to else {}),
-        }  # fmt: skip
+        }
         data["referenced_message"] = reply_to
     return data
 
@@ -232,12 +304,19 @@ def interaction_payload(
 ) -> Json:
     """An INTERACTION_CREATE body (kind 2 = application command, 4 = autocomplete)."""
     payload: Json = {
-        "id": str(interaction_id), "application_id": str(world.bot.id), "type": kind,
-        "data": data, "token": token, "version": 1, "channel_id": str(channel_id),
-        "channel": channel_payload(world, channel_id), "locale": "en-US",
-        "app_permissions": str(EVERYONE_PERMS), "entitlements": [],
+        "id": str(interaction_id),
+        "application_id": str(world.bot.id),
+        "type": kind,
+        "data": data,
+        "token": token,
+        "version": 1,
+        "channel_id": str(channel_id),
+        "channel": channel_payload(world, channel_id),
+        "locale": "en-US",
+        "app_permissions": str(EVERYONE_PERMS),
+        "entitlements": [],
         "attachment_size_limit": 10 * 1024 * 1024,
-    }  # fmt: skip
+    }
     if channel_id in world.guild_channel_ids():
         payload["guild_id"] = str(world.guild_id)
         payload["guild"] = {"id": str(world.guild_id), "locale": "en-US", "features": []}

@@ -79,13 +79,18 @@ class Rig:
 
 
 @asynccontextmanager
-async def discord_rig(core: Core, *, fake: FakeDiscord | None = None, token: str = TOKEN,
-                      **config: Any) -> AsyncIterator[Rig]:
+async def discord_rig(
+    core: Core, *, fake: FakeDiscord | None = None, token: str = TOKEN, **config: Any
+) -> AsyncIterator[Rig]:
     """FakeDiscord + a started DiscordAdapter pointed at it; both stopped afterwards."""
     server = fake or FakeDiscord()
     async with server:
-        options: dict[str, Any] = {"api_base_url": server.api_base, "gateway_url": server.gateway_url,
-                                   "guild_ready_timeout": 0.05, **config}
+        options: dict[str, Any] = {
+            "api_base_url": server.api_base,
+            "gateway_url": server.gateway_url,
+            "guild_ready_timeout": 0.05,
+            **config,
+        }
         adapter = DiscordAdapter(dataclasses.replace(DiscordSection(), **options), token, core)
         await adapter.start()
         try:

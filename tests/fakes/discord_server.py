@@ -43,8 +43,9 @@ class RestCall:
 
 
 class FakeDiscord:
-    def __init__(self, world: World | None = None, *, privileged_intents: bool = True,
-                 token: str = "fake-discord-bot-token") -> None:
+    def __init__(
+        self, world: World | None = None, *, privileged_intents: bool = True, token: str = "fake-discord-bot-token"
+    ) -> None:
         self.world = world or World()
         self.token = token  # REST calls must carry `Authorization: Bot <token>`
         self.calls: list[RestCall] = []
@@ -54,8 +55,7 @@ class FakeDiscord:
         self._failures: list[tuple[str, re.Pattern[str], int, int]] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
-        self.gateway = Gateway(self.world, token=token, privileged_intents=privileged_intents,
-                               on_event=self._notify)
+        self.gateway = Gateway(self.world, token=token, privileged_intents=privileged_intents, on_event=self._notify)
         self.bot_gateway_path = "/gateway"  # what GET /gateway/bot advertises
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -95,25 +95,41 @@ class FakeDiscord:
     def next_id(self) -> int:
         return next(self._ids)
 
-    async def push_message(self, channel_id: int, author: Person, content: str, *,
-                           mentions: tuple[Person, ...] = (), reply_to: int | None = None) -> Json:
+    async def push_message(
+        self,
+        channel_id: int,
+        author: Person,
+        content: str,
+        *,
+        mentions: tuple[Person, ...] = (),
+        reply_to: int | None = None,
+    ) -> Json:
         """Dispatch MESSAGE_CREATE as if `author` posted `content`; returns the payload."""
         ref = self.messages[reply_to] if reply_to is not None else None
-        data = message_payload(self.world, self.next_id(), channel_id, author, content,
-                               mentions=mentions, reply_to=ref)
+        data = message_payload(self.world, self.next_id(), channel_id, author, content, mentions=mentions, reply_to=ref)
         self.messages[int(data["id"])] = data
         await self.gateway.dispatch("MESSAGE_CREATE", data)
         return data
 
-    async def push_command(self, channel_id: int, user: Person, sub: str, options: Json | None = None,
-                           *, focused: str | None = None, name: str = "gpt2") -> Json:
+    async def push_command(
+        self,
+        channel_id: int,
+        user: Person,
+        sub: str,
+        options: Json | None = None,
+        *,
+        focused: str | None = None,
+        name: str = "gpt2",
+    ) -> Json:
         """Dispatch a `/name sub option:value ...` INTERACTION_CREATE (autocomplete if `focused`)."""
-        opts = [{"type": 3, "name": k, "value": v, **({"focused": True} if k == focused else {})}
-                for k, v in (options or {}).items()]
-        data = {"id": "5000", "name": name, "type": 1,
-                "options": [{"type": 1, "name": sub, "options": opts}]}
-        payload = interaction_payload(self.world, self.next_id(), f"tok{self.next_id()}", channel_id,
-                                      user, data, kind=4 if focused else 2)
+        opts = [
+            {"type": 3, "name": k, "value": v, **({"focused": True} if k == focused else {})}
+            for k, v in (options or {}).items()
+        ]
+        data = {"id": "5000", "name": name, "type": 1, "options": [{"type": 1, "name": sub, "options": opts}]}
+        payload = interaction_payload(
+            self.world, self.next_id(), f"tok{self.next_id()}", channel_id, user, data, kind=4 if focused else 2
+        )
         await self.gateway.dispatch("INTERACTION_CREATE", payload)
         return payload
 
@@ -126,8 +142,9 @@ class FakeDiscord:
         pattern = re.compile(path_pattern)
         return [c for c in self.calls if c.method == method and pattern.fullmatch(c.path)]
 
-    async def wait_for(self, method: str, path_pattern: str, *, count: int = 1,
-                       within_s: float = 5.0) -> list[RestCall]:
+    async def wait_for(
+        self, method: str, path_pattern: str, *, count: int = 1, within_s: float = 5.0
+    ) -> list[RestCall]:
         """The matching calls, once there are at least `count` of them (TimeoutError otherwise)."""
         async with asyncio.timeout(within_s), self._changed:
             await self._changed.wait_for(lambda: len(self.find(method, path_pattern)) >= count)
@@ -150,7 +167,8 @@ class FakeDiscord:
         self.calls.append(call)
         try:
             if not path.startswith(("/interactions/", "/webhooks/")) and (
-                    request.headers.get("Authorization") != f"Bot {self.token}"):
+                request.headers.get("Authorization") != f"Bot {self.token}"
+            ):
                 return _json({"message": "401: Unauthorized", "code": 0}, 401)
             for i, (method, pattern, status, code) in enumerate(self._failures):
                 if method == call.method and pattern.fullmatch(path):
@@ -169,8 +187,13 @@ class FakeDiscord:
             return _json(_app_info(world))
         if route == "GET /gateway/bot":
             url = f"ws://127.0.0.1:{self.port}{self.bot_gateway_path}"
-            return _json({"url": url, "shards": 1, "session_start_limit": {
-                "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})
+            return _json(
+                {
+                    "url": url,
+                    "shards": 1,
+                    "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
+                }
+            )
         if m := re.fullmatch(r"POST /channels/(\d+)/messages", route):
             return _json(await self._post_message(int(m[1]), call.body))
         if m := re.fullmatch(r"(PATCH|DELETE) /channels/(\d+)/messages/(\d+)", route):
@@ -186,54 +209,86 @@ class FakeDiscord:
         if re.fullmatch(r"PATCH /webhooks/\d+/[^/]+/messages/[^/]+", route):
             return _json(self._webhook_message(call.body))
         if re.fullmatch(r"PUT /applications/\d+(/guilds/\d+)?/commands", route):
-            return _json([{**c, "id": str(self.next_id()), "application_id": str(world.bot.id),
-                           "version": "1", "type": c.get("type", 1)} for c in call.body])
+            return _json(
+                [
+                    {
+                        **c,
+                        "id": str(self.next_id()),
+                        "application_id": str(world.bot.id),
+                        "version": "1",
+                        "type": c.get("type", 1),
+                    }
+                    for c in call.body
+                ]
+            )
         return _json({"message": "404: Not Found", "code": 0}, 404)
 
     async def _post_message(self, channel_id: int, body: Json) -> Json:
-        data = message_payload(self.world, self.next_id(), channel_id, self.world.bot,
-                               body.get("content") or "")
+        data = message_payload(self.world, self.next_id(), channel_id, self.world.bot, body.get("content") or "")
         ref = body.get("message_reference")
         if ref and int(ref["message_id"]) in self.messages:
-            data = message_payload(self.world, int(data["id"]), channel_id, self.world.bot,
-                                   data["content"], reply_to=self.messages[int(ref["message_id"])])
+            data = message_payload(
+                self.world,
+                int(data["id"]),
+                channel_id,
+                self.world.bot,
+                data["content"],
+                reply_to=self.messages[int(ref["message_id"])],
+            )
         self.messages[int(data["id"])] = data
         await self.gateway.dispatch("MESSAGE_CREATE", data)  # real Discord echoes our own posts
         return data
 
-    async def _change_message(self, method: str, channel_id: int, message_id: int,
-                              body: Json | None) -> web.StreamResponse:
+    async def _change_message(
+        self, method: str, channel_id: int, message_id: int, body: Json | None
+    ) -> web.StreamResponse:
         """Edit (PATCH) or delete one of the bot's messages, echoing the gateway event as Discord does."""
         data = self.messages.get(message_id)
         if data is None or int(data["channel_id"]) != channel_id:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
         if method == "DELETE":
             del self.messages[message_id]
-            await self.gateway.dispatch("MESSAGE_DELETE", {
-                "id": str(message_id), "channel_id": str(channel_id), "guild_id": data.get("guild_id")})
+            await self.gateway.dispatch(
+                "MESSAGE_DELETE",
+                {"id": str(message_id), "channel_id": str(channel_id), "guild_id": data.get("guild_id")},
+            )
             return web.Response(status=204)
-        data = {**data, "content": (body or {}).get("content", data["content"]),
-                "edited_timestamp": "2026-11-23T12:00:00+00:00"}
+        data = {
+            **data,
+            "content": (body or {}).get("content", data["content"]),
+            "edited_timestamp": "2026-11-23T12:00:00+00:00",
+        }
         self.messages[message_id] = data
         await self.gateway.dispatch("MESSAGE_UPDATE", data)
         return _json(data)
 
     def _webhook_message(self, body: Json) -> Json:
-        data = message_payload(self.world, self.next_id(), self.world.general, self.world.bot,
-                               body.get("content") or "", flags=body.get("flags", 0))
+        data = message_payload(
+            self.world,
+            self.next_id(),
+            self.world.general,
+            self.world.bot,
+            body.get("content") or "",
+            flags=body.get("flags", 0),
+        )
         return {**data, "webhook_id": str(self.world.bot.id)}
 
     def _callback(self, interaction_id: int, body: Json) -> Json:
         kind = body["type"]
         flags = (body.get("data") or {}).get("flags", 0)
-        result: Json = {"interaction": {
-            "id": str(interaction_id), "type": 2,
-            "response_message_loading": kind == 5, "response_message_ephemeral": bool(flags & EPHEMERAL),
-        }, "resource": {"type": kind}}
+        result: Json = {
+            "interaction": {
+                "id": str(interaction_id),
+                "type": 2,
+                "response_message_loading": kind == 5,
+                "response_message_ephemeral": bool(flags & EPHEMERAL),
+            },
+            "resource": {"type": kind},
+        }
         if kind in (4, 5):
-            message = self._webhook_message({
-                "content": (body.get("data") or {}).get("content", ""),
-                "flags": flags | (LOADING if kind == 5 else 0)})
+            message = self._webhook_message(
+                {"content": (body.get("data") or {}).get("content", ""), "flags": flags | (LOADING if kind == 5 else 0)}
+            )
             result["interaction"]["response_message_id"] = message["id"]
             result["resource"]["message"] = message
         return result
@@ -241,15 +296,23 @@ class FakeDiscord:
 
 def _app_info(world: World) -> Json:
     return {
-        "id": str(world.bot.id), "name": world.bot.name, "description": "", "icon": None,
-        "bot_public": True, "bot_require_code_grant": False, "owner": user_payload(world.alice),
-        "team": None, "verify_key": "0" * 64, "flags": 1 << 19, "summary": "",
-        "bot": user_payload(world.bot), "interactions_endpoint_url": None,
-    }  # fmt: skip
+        "id": str(world.bot.id),
+        "name": world.bot.name,
+        "description": "",
+        "icon": None,
+        "bot_public": True,
+        "bot_require_code_grant": False,
+        "owner": user_payload(world.alice),
+        "team": None,
+        "verify_key": "0" * 64,
+        "flags": 1 << 19,
+        "summary": "",
+        "bot": user_payload(world.bot),
+        "interactions_endpoint_url": None,
+    }
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
     # discord.py parses JSON only when Content-Type is exactly application/json (no charset).
     body = json.dumps(data).encode()
     return web.Response(body=body, status=status, headers={"Content-Type": "application/json"})
-

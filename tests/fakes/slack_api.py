@@ -49,11 +49,15 @@ class FakeSlackApi:
 
     # --- set-up -----------------------------------------------------------------------
 
-    def add_user(self, user_id: str, name: str, *, admin: bool = False, owner: bool = False,
-                 bot: bool = False) -> None:
+    def add_user(self, user_id: str, name: str, *, admin: bool = False, owner: bool = False, bot: bool = False) -> None:
         self.users[user_id] = {
-            "id": user_id, "team_id": self.team, "name": name.lower(), "is_admin": admin,
-            "is_owner": owner, "is_bot": bot, "profile": {"display_name": name, "real_name": name},
+            "id": user_id,
+            "team_id": self.team,
+            "name": name.lower(),
+            "is_admin": admin,
+            "is_owner": owner,
+            "is_bot": bot,
+            "profile": {"display_name": name, "real_name": name},
         }
 
     def fail(self, method: str, error: str = "internal_error", *, status: int = 200, times: int = 1) -> None:
@@ -78,8 +82,9 @@ class FakeSlackApi:
         self.port = self._runner.addresses[0][1]
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -128,12 +133,23 @@ class FakeSlackApi:
 
     def _answer(self, method: str, body: Mapping[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
-            return {"ok": True, "url": "https://fake.slack.test/", "team": "Fake", "user": "gpt2",
-                    "team_id": self.team, "user_id": self.bot_user_id, "bot_id": self.bot_id}
+            return {
+                "ok": True,
+                "url": "https://fake.slack.test/",
+                "team": "Fake",
+                "user": "gpt2",
+                "team_id": self.team,
+                "user_id": self.bot_user_id,
+                "bot_id": self.bot_id,
+            }
         if method in ("chat.postMessage", "chat.update"):
             ts = body.get("ts") or f"1700000000.{next(self._ts):06d}"
-            return {"ok": True, "channel": body.get("channel"), "ts": ts,
-                    "message": {"text": body.get("text"), "user": self.bot_user_id, "ts": ts}}
+            return {
+                "ok": True,
+                "channel": body.get("channel"),
+                "ts": ts,
+                "message": {"text": body.get("text"), "user": self.bot_user_id, "ts": ts},
+            }
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
         if method == "users.info":

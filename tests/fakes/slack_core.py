@@ -48,8 +48,9 @@ class ScriptedGenerator:
         return QueueStats(0, 0, 256, 64, 1, len(self.requests), 0)
 
 
-def real_core(config: Config, store: Store, generator: ScriptedGenerator,
-              tokenizer: PreTrainedTokenizerBase) -> ChatHandler:
+def real_core(
+    config: Config, store: Store, generator: ScriptedGenerator, tokenizer: PreTrainedTokenizerBase
+) -> ChatHandler:
     """`ChatHandler` wired as `bot.app` wires it, minus the safety guard."""
     history = History(store, Transcript(tokenizer, config.bot.name))
     commands = CommandRunner(config, store, generator, history)

@@ -47,13 +47,28 @@ def event_callback(event: Mapping[str, Any], *, team: str = "T1", event_id: str 
     }
 
 
-def command_form(text: str, *, user: str = "U1", channel: str = "C1", team: str = "T1",
-                 response_url: str = "", channel_name: str = "general") -> dict[str, str]:
+def command_form(
+    text: str,
+    *,
+    user: str = "U1",
+    channel: str = "C1",
+    team: str = "T1",
+    response_url: str = "",
+    channel_name: str = "general",
+) -> dict[str, str]:
     """The fields of a `/gpt2 <text>` slash command."""
     return {
-        "token": "legacy-verification-token", "team_id": team, "team_domain": "fake",
-        "channel_id": channel, "channel_name": channel_name, "user_id": user, "user_name": user.lower(),
-        "command": "/gpt2", "text": text, "api_app_id": "A1", "response_url": response_url,
+        "token": "legacy-verification-token",
+        "team_id": team,
+        "team_domain": "fake",
+        "channel_id": channel,
+        "channel_name": channel_name,
+        "user_id": user,
+        "user_name": user.lower(),
+        "command": "/gpt2",
+        "text": text,
+        "api_app_id": "A1",
+        "response_url": response_url,
         "trigger_id": f"trigger.{next(_ids)}",
     }
 
@@ -83,8 +98,9 @@ class SlackSender:
             text = await response.text()
         return SentRequest(response.status, text, time.monotonic() - started)
 
-    async def json(self, payload: Mapping[str, Any], *, retry_num: int = 0, timestamp: int | None = None,
-                   secret: str | None = None) -> SentRequest:
+    async def json(
+        self, payload: Mapping[str, Any], *, retry_num: int = 0, timestamp: int | None = None, secret: str | None = None
+    ) -> SentRequest:
         body = json.dumps(payload).encode()
         headers = sign(self.secret if secret is None else secret, body, timestamp)
         if retry_num:

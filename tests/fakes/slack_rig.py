@@ -77,8 +77,14 @@ class Rig:
 
 
 @asynccontextmanager
-async def slack_rig(core: Core, *, seen: SeenEvents | None = None, secrets: Secrets | None = None,
-                    api: FakeSlackApi | None = None, **config: Any) -> AsyncIterator[Rig]:
+async def slack_rig(
+    core: Core,
+    *,
+    seen: SeenEvents | None = None,
+    secrets: Secrets | None = None,
+    api: FakeSlackApi | None = None,
+    **config: Any,
+) -> AsyncIterator[Rig]:
     """Fake Web API (unless `api`, already running, is given) + the adapter on a free port + a sender."""
     async with AsyncExitStack() as stack:
         fake = api if api is not None else await stack.enter_async_context(FakeSlackApi())

@@ -43,8 +43,9 @@ class FakeSocketMode:
         self.port = self._runner.addresses[0][1]
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         for socket in self._sockets:
             await socket.close()
         if self._runner is not None:
@@ -54,9 +55,14 @@ class FakeSocketMode:
     async def send(self, kind: str, payload: Mapping[str, Any], *, retry_attempt: int = 0) -> str:
         """Push one envelope ("events_api" or "slash_commands"); returns its envelope id."""
         envelope_id = f"env-{next(self._ids)}"
-        envelope = {"envelope_id": envelope_id, "type": kind, "payload": dict(payload),
-                    "accepts_response_payload": kind != "events_api",
-                    "retry_attempt": retry_attempt, "retry_reason": "timeout" if retry_attempt else ""}
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": dict(payload),
+            "accepts_response_payload": kind != "events_api",
+            "retry_attempt": retry_attempt,
+            "retry_reason": "timeout" if retry_attempt else "",
+        }
         await self._sockets[-1].send_str(json.dumps(envelope))
         return envelope_id
 
