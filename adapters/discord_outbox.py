@@ -14,19 +14,14 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 
 import discord
 
-from adapters.discord_render import neutralise_mentions, split_message
+from adapters.discord_render import render
 from bot.events import Reply, ReplyKind
 
-__all__ = ["InteractionOutbox", "MessageOutbox", "render"]
+__all__ = ["InteractionOutbox", "MessageOutbox"]
 
 log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
-
-
-def render(reply: Reply) -> list[str]:
-    """The messages a reply becomes: mention-safe pieces of at most 2,000 characters."""
-    return [piece for piece in split_message(neutralise_mentions(reply.text)) if piece.strip()]
 
 
 class MessageOutbox:

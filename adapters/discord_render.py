@@ -1,6 +1,7 @@
 """Turn reply text into Discord messages: neutralise mass/role mentions, split at 2,000 chars.
 
-Pure functions, no discord.py import: `neutralise_mentions` breaks `@everyone`, `@here`
+Pure functions, no discord.py import: `render` turns a `Reply` into the messages it becomes;
+`neutralise_mentions` breaks `@everyone`, `@here`
 and `<@&role>` with a zero-width space so they render as text even if a send ever
 forgets `AllowedMentions.none()`; `split_message` cuts long text into pieces that
 Discord accepts, at a paragraph, sentence or word boundary, never mid-word (unless a
@@ -13,8 +14,9 @@ from __future__ import annotations
 import re
 
 from adapters.splitting import split_text
+from bot.events import Reply
 
-__all__ = ["MESSAGE_LIMIT", "neutralise_mentions", "split_message"]
+__all__ = ["MESSAGE_LIMIT", "neutralise_mentions", "render", "split_message"]
 
 MESSAGE_LIMIT = 2000  # Discord's maximum message length in characters
 
@@ -32,3 +34,8 @@ def neutralise_mentions(text: str) -> str:
 def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """Pieces of at most `limit` characters at paragraph, sentence or word boundaries."""
     return split_text(text, limit)
+
+
+def render(reply: Reply) -> list[str]:
+    """The messages a reply becomes: mention-safe pieces of at most 2,000 characters."""
+    return [piece for piece in split_message(neutralise_mentions(reply.text)) if piece.strip()]

@@ -76,7 +76,6 @@ def message_event(message: discord.Message, me: discord.ClientUser, config: Disc
         message_id=str(message.id),
         addressed=addressed,
         is_dm=is_dm,
-        nsfw=_is_nsfw(message.channel),
     )
 
 
@@ -116,8 +115,3 @@ def _replies_to(message: discord.Message, me: discord.ClientUser) -> bool:
         return False
     target = ref.resolved if isinstance(ref.resolved, discord.Message) else ref.cached_message
     return target is not None and target.author.id == me.id
-
-
-def _is_nsfw(channel: Any) -> bool:
-    is_nsfw = getattr(channel, "is_nsfw", None)
-    return bool(is_nsfw()) if callable(is_nsfw) else False

@@ -16,7 +16,6 @@ from typing import TextIO
 from bot import messages
 from bot.commands import CommandRunner
 from bot.config import Config
-from bot.conversation import Transcript
 from bot.errors import AdapterError, ConfigError, ModelLoadError
 from bot.events import Adapter
 from bot.guard import Guard
@@ -26,6 +25,7 @@ from bot.inference.engine import BatchEngine
 from bot.inference.memory import KvFit, fit_model
 from bot.inference.model import DEMO_MODEL, LoadedModel, load_model
 from bot.inference.queue import InferenceQueue
+from bot.prompt import Transcript
 from bot.ratelimit import RateLimiter
 from bot.safety.guard import build_guard
 from bot.store import Store

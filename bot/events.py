@@ -65,7 +65,6 @@ class Event:
     message_id: str = ""
     addressed: bool = False  # mentioned, replied to, or a DM: answer even if not enabled
     is_dm: bool = False
-    nsfw: bool = False  # the platform marks the channel age-restricted
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,13 @@ from collections import defaultdict
 from bot import messages
 from bot.commands import CommandRunner
 from bot.config import Config
-from bot.conversation import SPEAKER_STOP
 from bot.errors import Busy, GenerationCancelled, GenerationTimeout
 from bot.events import Command, Event, Outbox, Reply, ReplyKind
 from bot.guard import Action, Guard
 from bot.history import History
 from bot.inference.types import GenerationRequest, Generator
 from bot.preview import ReplyPreview
+from bot.prompt import SPEAKER_STOP
 from bot.ratelimit import RateLimiter
 from bot.settings import ChannelSettings, for_channel
 from bot.store import Store

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.conversation import Prompt, Transcript, Turn
 from bot.events import Author, ChannelRef
+from bot.prompt import Prompt, Transcript, Turn
 from bot.settings import ChannelSettings
 from bot.store import Role, Store, StoredMessage
 
@@ -36,7 +36,6 @@ class History:
             author_name=name[:100],
             role=role,
             text=text,
-            token_count=self._transcript.count(name, text),
             created_at=datetime.now(UTC),
             message_id=message_id,
         )

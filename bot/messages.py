@@ -26,7 +26,6 @@ __all__ = [
     "SLACK_THINKING",
     "TIMEOUT",
     "bad_value",
-    "cancelled",
     "enabled_changed",
     "history_trimmed",
     "input_blocked",
@@ -139,10 +138,6 @@ def enabled_changed(enabled: bool) -> str:
 
 def reset_done(removed: int) -> str:
     return f"Forgot {removed} message{'s' if removed != 1 else ''} of this conversation."
-
-
-def cancelled() -> str:
-    return "(cancelled: the conversation was reset)"
 
 
 def input_blocked(ref: str) -> str:

@@ -36,7 +36,6 @@ class StoredMessage:
     author_name: str
     role: Role
     text: str
-    token_count: int  # tokens of this turn's transcript line, counted with the model's tokenizer
     created_at: datetime
     message_id: str = ""  # platform message id
 

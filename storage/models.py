@@ -89,7 +89,6 @@ class MessageRow(Base):
     author_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)
-    token_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     platform_message_id: Mapped[str] = mapped_column(String(64), default="")
 

@@ -91,7 +91,6 @@ class SqlStore:
                     author_name=message.author_name,
                     role=message.role.value,
                     text=message.text,
-                    token_count=message.token_count,
                     created_at=message.created_at,
                     platform_message_id=message.message_id,
                 )
@@ -240,7 +239,6 @@ def _message(row: MessageRow) -> StoredMessage:
         author_name=row.author_name,
         role=Role(row.role),
         text=row.text,
-        token_count=row.token_count,
         created_at=utc(row.created_at),
         message_id=row.platform_message_id,
     )

@@ -22,7 +22,7 @@ THREAD = ChannelRef("discord", "g1", "c1", "t9")
 
 
 def turn(text: str, role: Role = Role.USER, age: timedelta = timedelta(0)) -> StoredMessage:
-    return StoredMessage("u2", "Ann", role, text, len(text.split()), datetime.now(UTC) - age)
+    return StoredMessage("u2", "Ann", role, text, datetime.now(UTC) - age)
 
 
 @pytest.fixture(params=[*DATABASES, "memory"])

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from bot.commands import CommandRunner
 from bot.config import Config
-from bot.conversation import Transcript
 from bot.events import Reply
 from bot.guard import Guard
 from bot.handler import ChatHandler
@@ -24,6 +23,7 @@ from bot.inference.types import (
     QueueStats,
     TextCallback,
 )
+from bot.prompt import Transcript
 from bot.ratelimit import RateLimiter
 from bot.store import Store
 from storage.memory import MemoryStore

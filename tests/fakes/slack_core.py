@@ -15,10 +15,10 @@ from transformers import PreTrainedTokenizerBase
 
 from bot.commands import CommandRunner
 from bot.config import Config
-from bot.conversation import Transcript
 from bot.handler import ChatHandler
 from bot.history import History
 from bot.inference.types import FinishReason, Generation, GenerationRequest, ModelInfo, QueueStats, TextCallback
+from bot.prompt import Transcript
 from bot.ratelimit import RateLimiter
 from bot.store import Store
 from tests.fakes.core import write_slowly

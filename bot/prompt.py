@@ -70,10 +70,6 @@ class Transcript:
     def line(self, name: str, text: str) -> str:
         return f"{clean_name(name)}: {clean_text(text)}".rstrip()
 
-    def count(self, name: str, text: str) -> int:
-        """Tokens of one transcript line, as stored with each message."""
-        return len(self._encode(self.line(name, text)))
-
     def build(self, persona: str, turns: Sequence[Turn], max_new_tokens: int) -> Prompt:
         """The prompt ids for `turns` (oldest first), trimmed so prompt + max_new_tokens fits."""
         budget = self.n_positions - max_new_tokens

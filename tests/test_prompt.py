@@ -8,7 +8,7 @@ import re
 import pytest
 from transformers import PreTrainedTokenizerBase
 
-from bot.conversation import SPEAKER_STOP, Transcript, Turn, clean_name
+from bot.prompt import SPEAKER_STOP, Transcript, Turn, clean_name
 
 EOS = 50256
 
@@ -46,7 +46,7 @@ def test_joined_ids_equal_encoding_the_whole_text(transcript: Transcript, tokeni
 
 def test_3000_tokens_of_history_trims_exactly(transcript: Transcript, tokenizer: PreTrainedTokenizerBase) -> None:
     turns = chatter(400)
-    total = sum(transcript.count(t.name, t.text) + 1 for t in turns)
+    total = sum(len(tokenizer.encode(transcript.line(t.name, t.text))) + 1 for t in turns)
     assert total > 3000
     for max_new in (1, 60, 200, 512):
         prompt = transcript.build("Be kind.", turns, max_new)
