@@ -20,7 +20,7 @@ from typing import TextIO
 from bot import messages
 from bot.commands import CommandRunner
 from bot.config import Config
-from bot.errors import AdapterError, ConfigError, ModelLoadError
+from bot.errors import AdapterError, ModelLoadError
 from bot.events import Adapter
 from bot.handler import ChatHandler
 from bot.history import History
@@ -37,7 +37,7 @@ from bot.safety.policy import Preset
 from bot.safety.service import Safety
 from bot.shutdown import Signals, drain
 from bot.store import Store
-from storage.database import SchemaOutdated, check_schema, create_engine, is_sqlite, upgrade
+from storage.database import open_database
 from storage.inbox import SqlInbox
 from storage.repository import SqlStore
 from storage.safety_repo import SqlSafetyStore
@@ -65,7 +65,12 @@ class Services:
     async def start(cls, config: Config, *, demo_fallback: bool = False, err: TextIO | None = None) -> Services:
         """Load the model and open the database; `demo_fallback` swaps in `demo` if the model can't load."""
         err = err or sys.stderr
-        loaded = await _load(config, demo_fallback, err)
+        store = await build_store(config)  # a database the bot cannot use stops it before the slow model load
+        try:
+            loaded = await _load(config, demo_fallback, err)
+        except BaseException:
+            await store.close()
+            raise
         if loaded.info.is_demo:
             err.write(messages.DEMO_BANNER + "\n")
             log.warning(messages.DEMO_WARNING)
@@ -90,11 +95,6 @@ class Services:
             engine, max_queue=section.max_queue, timeout_s=section.timeout_s, max_wait_s=section.max_wait_s
         )
         queue.start()
-        try:
-            store = await build_store(config)
-        except BaseException:
-            await queue.stop()
-            raise
         inbox = SqlInbox(store.engine, lease=LEASE, keep=timedelta(hours=config.storage.seen_events_hours))
         transcript = Transcript(loaded.tokenizer, config.bot.name, loaded.info.n_positions)
         history = History(store, transcript)
@@ -120,18 +120,8 @@ class Services:
 
 async def build_store(config: Config) -> SqlStore:
     """SQLite is migrated at start; PostgreSQL must already be at the newest migration."""
-    engine = create_engine(config.storage.url)
-    try:
-        if is_sqlite(engine):
-            await upgrade(engine)
-        else:
-            await check_schema(engine)
-    except SchemaOutdated as exc:
-        await engine.dispose()
-        raise ConfigError("storage.url", config.storage.url, f"{exc}; run `python -m bot db upgrade`") from None
-    except OSError as exc:
-        await engine.dispose()
-        raise ConfigError("storage.url", config.storage.url, f"cannot connect ({exc})") from None
+    url = config.storage.url
+    engine = await open_database(url, migrate=url.startswith("sqlite"))
     return SqlStore(
         engine,
         max_messages=config.storage.max_messages_per_channel,
