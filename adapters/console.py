@@ -80,7 +80,7 @@ class ConsoleAdapter:
         bot_name: str,
         channel: str = "console",
         user: str = "you",
-        stdin: TextIO | None = None,
+        stdin: TextIO | int | None = None,  # a text stream, or a file descriptor read as UTF-8
         stdout: TextIO | None = None,
     ) -> None:
         self._core = core
