@@ -13,24 +13,17 @@ import dataclasses
 import importlib
 import os
 import sys
-from importlib import metadata
 from pathlib import Path
 
+from bot import version
 from bot.config import Config, load_config, override
 from bot.errors import AdapterError, ConfigError, ModelLoadError
 from bot.logs import setup_logging
 
-__all__ = ["main", "version"]
+__all__ = ["main"]
 
 EXIT_USAGE = 2
 _MODEL_COMMANDS = ("chat", "run", "model")
-
-
-def version() -> str:
-    try:
-        return metadata.version("gpt2bot")
-    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
-        return "0+unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,13 +13,14 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
-from bot import messages
+from bot import messages, metrics, version
 from bot.commands import CommandRunner
 from bot.config import Config
 from bot.errors import AdapterError, ConfigError, ModelLoadError
 from bot.events import Adapter
 from bot.guard import Guard
 from bot.handler import ChatHandler
+from bot.health import HealthServer, Readiness
 from bot.history import History
 from bot.inference.engine import BatchEngine
 from bot.inference.memory import KvFit, fit_model
@@ -29,11 +30,11 @@ from bot.prompt import Transcript
 from bot.ratelimit import RateLimiter
 from bot.safety.guard import build_guard
 from bot.store import Store
-from storage.database import SchemaOutdated, check_schema, create_engine, is_sqlite, upgrade
+from storage.database import SchemaOutdated, check_schema, create_engine, is_sqlite, problem, upgrade
 from storage.repository import SqlStore
 from storage.safety_repo import SqlSafetyStore
 
-__all__ = ["Services", "build_store", "fit_memory", "run_chat", "run_platforms"]
+__all__ = ["Services", "build_store", "fit_memory", "run_chat", "run_platforms", "start_health"]
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +115,18 @@ async def build_store(config: Config) -> SqlStore:
 
 async def run_chat(config: Config, *, channel: str, user: str) -> None:
     """The console: stdin lines in, replies out, until end of input."""
+    health = await start_health(config)
+    try:
+        await _run_chat(config, channel, user, health)
+    finally:
+        await stop_health(health)
+
+
+async def _run_chat(config: Config, channel: str, user: str, health: HealthServer | None) -> None:
     from adapters.console import ConsoleAdapter
 
     services = await Services.start(config, demo_fallback=True)
+    watch_services(health, services)
     try:
         console = ConsoleAdapter(services.handler, bot_name=config.bot.name, channel=channel, user=user)
         await console.start()
@@ -127,13 +137,23 @@ async def run_chat(config: Config, *, channel: str, user: str) -> None:
 
 async def run_platforms(config: Config) -> None:
     """Every platform with credentials (`require_credentials` first); returns when one of them stops."""
+    health = await start_health(config)
+    try:
+        await _run_platforms(config, health)
+    finally:
+        await stop_health(health)
+
+
+async def _run_platforms(config: Config, health: HealthServer | None) -> None:
     services = await Services.start(config)
+    watch_services(health, services)
     adapters: list[Adapter] = []
     try:
         adapters = _platform_adapters(config, services)
         for adapter in adapters:
             await adapter.start()
             log.info("%s adapter started", adapter.name)
+            mark_ready(health, adapter.name)
         waits = [asyncio.create_task(a.wait(), name=f"{a.name}-wait") for a in adapters]
         done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
@@ -190,3 +210,49 @@ async def _build_guard(config: Config, safety_store: SqlSafetyStore) -> Guard | 
         log.warning("SAFETY FILTERS ARE OFF (safety.enabled = false): input and output are not checked")
         return None
     return await build_guard(config, safety_store)
+
+
+# --- the operator's endpoint: /healthz, /readyz, /metrics (bot.health) -------------------
+
+
+async def start_health(config: Config) -> HealthServer | None:
+    """Serve the endpoint from before the model loads, so /healthz answers during a long load and
+    /readyz says what is still starting; None when `health.enabled` is off."""
+    if not config.health.enabled:
+        return None
+    metrics.BUILD_INFO.labels(version()).set(1)
+    readiness = Readiness()
+    readiness.set("model", "loading")
+    readiness.set("database", "opening")
+    for platform in _configured_platforms(config):
+        readiness.set(platform, "connecting")
+    server = HealthServer(config.health, readiness, metrics.REGISTRY)
+    await server.start()
+    return server
+
+
+def watch_services(health: HealthServer | None, services: Services) -> None:
+    """The model is loaded; from now on each probe asks the database and each scrape the queue."""
+    metrics.QUEUE.watch(services.queue.stats)  # the numbers /gpt2 status shows
+    if health is None:
+        return
+    health.readiness.set("model", None)
+    store = services.store
+    if isinstance(store, SqlStore):
+        health.readiness.add("database", lambda: problem(store.engine))
+
+
+def mark_ready(health: HealthServer | None, platform: str) -> None:
+    if health is not None:
+        health.readiness.set(platform, None)
+
+
+async def stop_health(health: HealthServer | None) -> None:
+    metrics.QUEUE.watch(None)
+    if health is not None:
+        await health.stop()
+
+
+def _configured_platforms(config: Config) -> list[str]:
+    secrets = config.secrets
+    return [name for name, token in (("discord", secrets.discord_token), ("slack", secrets.slack_bot_token)) if token]

@@ -11,9 +11,10 @@ import asyncio
 import dataclasses
 import logging
 import secrets
+import time
 from collections import defaultdict
 
-from bot import messages
+from bot import messages, metrics
 from bot.commands import CommandRunner
 from bot.config import Config
 from bot.errors import Busy, GenerationCancelled, GenerationTimeout
@@ -21,6 +22,7 @@ from bot.events import Command, Event, Outbox, Reply, ReplyKind
 from bot.guard import Action, Guard
 from bot.history import History
 from bot.inference.types import GenerationRequest, Generator
+from bot.logs import bind, context, log_context, new_ref
 from bot.preview import ReplyPreview
 from bot.prompt import SPEAKER_STOP
 from bot.ratelimit import RateLimiter
@@ -60,21 +62,27 @@ class ChatHandler:
     # --- Core --------------------------------------------------------------------------
 
     async def on_command(self, command: Command, outbox: Outbox) -> None:
-        try:
-            reply = await self._commands.run(command)
-        except Exception:
-            log.exception("command %r in %s failed", command.text[:80], command.where.key)
-            reply = Reply(messages.ERROR, ReplyKind.ERROR, ephemeral=True, reply_to=command.message_id)
-        await _send(outbox, reply)
+        with log_context(ref=new_ref(), platform=command.where.platform, channel=command.where.key):
+            try:
+                reply = await self._commands.run(command)
+            except Exception:
+                log.exception("command %r in %s failed", command.text[:80], command.where.key)
+                reply = Reply(messages.ERROR, ReplyKind.ERROR, ephemeral=True, reply_to=command.message_id)
+            await _send(outbox, reply)
 
     async def on_message(self, event: Event, outbox: Outbox) -> None:
-        try:
-            reply = await self._answer(event, outbox)
-        except Exception:
-            log.exception("message %s in %s failed", event.message_id, event.where.key)
-            reply = Reply(messages.ERROR, ReplyKind.ERROR, reply_to=event.message_id)
-        if reply is not None:
-            await _send(outbox, reply)
+        # One reference per message: in every log line below, and in a refusal the user sees.
+        with log_context(ref=new_ref(), platform=event.where.platform, channel=event.where.key):
+            started = time.monotonic()
+            try:
+                reply = await self._answer(event, outbox)
+            except Exception:
+                log.exception("message %s in %s failed", event.message_id, event.where.key)
+                reply = Reply(messages.ERROR, ReplyKind.ERROR, reply_to=event.message_id)
+            if reply is not None:
+                bind(stage="send")
+                await _send(outbox, reply)
+                _record(reply, time.monotonic() - started)
 
     # --- the pipeline ------------------------------------------------------------------
 
@@ -90,6 +98,7 @@ class ChatHandler:
             return self._reply(event, messages.rate_limited(wait), ReplyKind.BUSY)
         text = event.text
         if self._guard is not None:
+            bind(stage="input_check")
             check = await self._guard.check_input(event)
             if check.action is Action.BLOCK:
                 answer = messages.SELF_HARM_SUPPORT if check.self_harm else messages.input_blocked(check.ref)
@@ -101,6 +110,7 @@ class ChatHandler:
         self._in_line[key] += 1
         try:
             async with self._locks[key]:  # one reply at a time per conversation, in order
+                bind(stage="generate")
                 await self._history.add_user_turn(event.where, event.author, text, event.message_id)
                 settings = for_channel(self._config, state)
                 preview = self._preview(event, outbox)
@@ -137,6 +147,7 @@ class ChatHandler:
             except Busy:
                 return self._reply(event, messages.BUSY, ReplyKind.BUSY)
             except GenerationTimeout:
+                bind(outcome="timeout")
                 log.warning("generation timed out in %s", event.where.key)
                 return self._reply(event, messages.TIMEOUT, ReplyKind.ERROR)
             except GenerationCancelled:
@@ -144,6 +155,7 @@ class ChatHandler:
                 return None
             if self._guard is None:
                 return self._reply(event, text, ReplyKind.CHAT)
+            bind(stage="output_check")
             check = await self._guard.check_output(text, event, attempt)  # raises: fail closed
             if check.action is not Action.BLOCK:
                 return self._reply(event, check.text, ReplyKind.CHAT)
@@ -159,6 +171,11 @@ class ChatHandler:
             params = dataclasses.replace(params, do_sample=True, num_beams=1, seed=secrets.randbits(31))
         request = GenerationRequest(prompt.ids, params, event.where.key, SPEAKER_STOP)
         generation = await self._generator.submit(request, None if preview is None else preview.update)
+        bind(
+            queued_s=round(generation.queued_s, 3),
+            generated_s=round(generation.generated_s, 3),
+            tokens=len(generation.token_ids),
+        )
         log.debug(
             "reply in %s: %d prompt + %d new tokens, %s, batch %d, %.2f s",
             event.where.key,
@@ -172,6 +189,16 @@ class ChatHandler:
 
     def _reply(self, event: Event, text: str, kind: ReplyKind) -> Reply:
         return Reply(text, kind, ephemeral=kind in (ReplyKind.REFUSAL, ReplyKind.BUSY), reply_to=event.message_id)
+
+
+_OUTCOMES = {ReplyKind.CHAT: "chat", ReplyKind.BUSY: "busy", ReplyKind.REFUSAL: "refusal", ReplyKind.ERROR: "error"}
+
+
+def _record(reply: Reply, seconds: float) -> None:
+    """Count the answer by outcome (a timeout is an error reply the pipeline marked) and log it."""
+    outcome = str(context().get("outcome") or _OUTCOMES.get(reply.kind, "error"))
+    metrics.record_reply(outcome, seconds)
+    log.info("answered: %s in %.2f s", outcome, seconds)
 
 
 async def _send(outbox: Outbox, reply: Reply) -> None:

@@ -172,8 +172,7 @@ def _check_string(value: str, rules: Mapping[str, Any]) -> str:
 
 
 def _check_list(value: Any, rules: Mapping[str, Any]) -> tuple[str, ...]:
-    items_ok = isinstance(value, list | tuple) and all(isinstance(v, str | int) and not isinstance(v, bool) for v in value)
-    if not items_ok:
+    if not isinstance(value, list | tuple) or any(isinstance(v, bool) or not isinstance(v, str | int) for v in value):
         raise Invalid("must be a list of strings")
     if len(value) > MAX_ITEMS:
         raise Invalid(f"at most {MAX_ITEMS} items")

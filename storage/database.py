@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +13,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from bot import metrics
 from bot.errors import ConfigError
 
 __all__ = [
@@ -21,6 +25,7 @@ __all__ = [
     "create_engine",
     "head_revision",
     "is_sqlite",
+    "problem",
     "session_factory",
     "upgrade",
 ]
@@ -48,8 +53,10 @@ def create_engine(url: str) -> AsyncEngine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_async_engine(parsed, pool_pre_ping=True)
+    else:
+        engine = create_async_engine(parsed, pool_pre_ping=True)
+    _time_statements(engine)
+    return engine
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -74,6 +81,20 @@ async def check_schema(engine: AsyncEngine) -> None:
         raise SchemaOutdated(f"database schema is at {current or 'nothing'}, code needs {head_revision()}")
 
 
+async def problem(engine: AsyncEngine, timeout_s: float = 3.0) -> str | None:
+    """Why the database cannot serve right now (unreachable, not migrated), or None: for /readyz."""
+    try:
+        await asyncio.wait_for(check_schema(engine), timeout_s)
+    except SchemaOutdated as exc:
+        return f"{exc}; run `python -m bot db upgrade`"
+    except TimeoutError:
+        return f"no answer within {timeout_s:g} s"
+    except (OSError, SQLAlchemyError) as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        return f"unreachable ({type(exc).__name__}: {detail[0] if detail else 'no detail'})"
+    return None
+
+
 def head_revision() -> str:
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     return head or ""
@@ -93,6 +114,21 @@ def _upgrade(connection: Connection, revision: str) -> None:
 
 def _current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def _time_statements(engine: AsyncEngine) -> None:
+    """Every statement's time goes to gpt2bot_db_query_seconds, labelled by its SQL verb."""
+
+    def before(_conn: Any, _cursor: Any, _statement: str, _params: Any, context: Any, _many: bool) -> None:
+        context.gpt2bot_started = time.perf_counter()
+
+    def after(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
+        started = getattr(context, "gpt2bot_started", None)
+        if started is not None:
+            metrics.DB_QUERY_SECONDS.labels(metrics.sql_verb(statement)).observe(time.perf_counter() - started)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    event.listen(engine.sync_engine, "after_cursor_execute", after)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

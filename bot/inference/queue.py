@@ -20,7 +20,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bot import messages
+from bot import messages, metrics
 from bot.errors import GenerationCancelled, GenerationError, GenerationTimeout, QueueFull
 from bot.inference.types import (
     Engine,
@@ -49,6 +49,7 @@ class _Job:
     enqueued: float = field(default_factory=time.monotonic)
     started: float = 0.0
     on_text: TextCallback | None = None
+    first_token: bool = False  # its first text has arrived (time to first token recorded)
     text: str = ""  # streamed so far (worker writes, loop reads; both under the queue's lock)
     text_pending: bool = False  # a call of `on_text` is scheduled on the loop
 
@@ -64,6 +65,7 @@ class _Counters:
     since: float = field(default_factory=time.monotonic)
     prompt_tokens: int = 0  # admitted since start
     reused_tokens: int = 0  # of those, taken from the prefix cache
+    generated_tokens: int = 0  # since start
 
 
 class InferenceQueue:
@@ -148,6 +150,7 @@ class InferenceQueue:
                 rejected=self._counters.rejected,
                 reused_tokens=self._counters.reused_tokens,
                 prompt_tokens=self._counters.prompt_tokens,
+                generated_tokens=self._counters.generated_tokens,
             )
 
     # --- event-loop side helpers ---------------------------------------------------------
@@ -202,6 +205,7 @@ class InferenceQueue:
                 _resolve(job, error=GenerationError(str(exc)))
                 continue
             job.started = time.monotonic()
+            metrics.QUEUE_WAIT_SECONDS.observe(job.started - job.enqueued)
             self._counters.prompt_tokens += len(request.prompt_ids)
             self._running[job.id] = job
             self._busy_channels.add(channel)
@@ -240,6 +244,9 @@ class InferenceQueue:
     def _deliver(self, updates: Iterable[EngineUpdate]) -> None:
         for update in updates:
             job = self._running.get(update.request_id)
+            if job is not None and not job.first_token and (update.delta or _generated(update)):
+                job.first_token = True
+                metrics.FIRST_TOKEN_SECONDS.observe(time.monotonic() - job.enqueued)
             if job is not None and update.delta and not update.finished:
                 self._stream(job, update.delta)
             if job is None or not update.finished or update.generation is None:
@@ -249,6 +256,7 @@ class InferenceQueue:
                 self._finish(job, error=GenerationCancelled(f"request {job.id} cancelled"))
                 continue
             self._counters.tokens += len(gen.token_ids)
+            self._counters.generated_tokens += len(gen.token_ids)
             now = time.monotonic()
             timed = dataclasses.replace(gen, queued_s=job.started - job.enqueued, generated_s=now - job.started)
             self._finish(job, result=timed)
@@ -279,6 +287,8 @@ class InferenceQueue:
 
     def _count_step(self, batch_size: int) -> None:
         c = self._counters
+        if batch_size:
+            metrics.BATCH_SIZE.observe(batch_size)
         c.largest_batch = max(c.largest_batch, batch_size)
         c.steps += 1
         c.rows += batch_size
@@ -306,6 +316,12 @@ class InferenceQueue:
             self._waiting = 0
         for job in jobs:
             _resolve(job, error=GenerationCancelled("the bot is shutting down"))
+
+
+def _generated(update: EngineUpdate) -> bool:
+    """The update finishes a generation that was not cancelled."""
+    gen = update.generation
+    return update.finished and gen is not None and gen.finish_reason is not FinishReason.CANCELLED
 
 
 def _consume(future: asyncio.Future[Generation]) -> None:

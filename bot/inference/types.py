@@ -94,6 +94,7 @@ class QueueStats:
     rejected: int
     reused_tokens: int = 0  # prompt tokens taken from the prefix cache since start
     prompt_tokens: int = 0  # prompt tokens admitted since start
+    generated_tokens: int = 0  # tokens generated since start
 
 
 TextCallback = Callable[[str], None]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from bot import metrics
 from bot.events import Author, ChannelRef
 from bot.safety.categories import Action, Category, Direction
 from bot.safety.checker import Checker, Verdict, apply_spans
@@ -76,6 +77,7 @@ class Safety:
     ) -> None:
         if verdict.action is Action.ALLOW:
             return
+        metrics.record_safety([c.value for c in verdict.categories], verdict.direction.value, verdict.action.name)
         await self.store.add_event(
             ModerationEvent(
                 ref=verdict.ref,
