@@ -9,13 +9,17 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot import metrics
+from bot import messages, metrics
+from bot.errors import GenerationTimeout, QueueFull
+from bot.events import Author, ChannelRef, Event
 from bot.inference.queue import InferenceQueue
 from bot.inference.types import GenerationRequest
 from bot.settings import sampling_params
+from tests.fakes.core import RecordingOutbox, ScriptedGenerator, build_core
 from tests.fakes.engine import ScriptedEngine
 from tests.process import Lines, free_port, get, start_bot, until_ready
 
@@ -75,6 +79,28 @@ async def test_queue_numbers_are_read_from_the_stats_status_shows() -> None:
     assert moved(before, after, "gpt2bot_batch_size_sum") == 9
     assert moved(before, after, "gpt2bot_batch_size_bucket", le="2.0") == 0
     assert ("gpt2bot_generations_total", ()) not in scrape()  # nothing watched: nothing exported
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (None, "chat"),
+        (QueueFull(messages.BUSY), "busy"),
+        (GenerationTimeout("slow"), "timeout"),
+        (RuntimeError("boom"), "error"),
+    ],
+)
+async def test_each_answer_is_counted_once_by_its_outcome(error: Exception | None, outcome: str) -> None:
+    generator = ScriptedGenerator()
+    generator.error = error
+    rig = build_core(generator=generator)
+    before = scrape()
+    event = Event(ChannelRef("slack", "T1", "C1"), Author("U1", "Ann"), "hi", "m1", addressed=True)
+    await rig.handler.on_message(event, RecordingOutbox())
+    after = scrape()
+    for name in metrics.OUTCOMES:
+        assert moved(before, after, "gpt2bot_replies_total", outcome=name) == (name == outcome), name
+    assert moved(before, after, "gpt2bot_reply_seconds_count", outcome=outcome) == 1
 
 
 def test_labels_stay_bounded() -> None:
