@@ -278,7 +278,7 @@ FUZZ_SEED = 13
 ODD_VALUES = (
     "nan", "inf", "-inf", "1e999", "-1", "0", "99999999999999999999", "true", '""', '"\\u0000"', "[]", "[[]]",
     "{}", "{a = 1}", "1979-05-27T07:32:00Z", '"' + "x" * 5000 + '"', '"cuda:999"', "[1, 'a', true]", "'''\n'''",
-)  # fmt: skip
+)
 
 
 def fuzz_files(directory: Path) -> list[Path]:
