@@ -157,6 +157,25 @@ def history_trimmed(dropped: int) -> str:
     return f"{dropped} older message{'s' if dropped != 1 else ''} no longer fit in GPT-2's 1024-token window."
 
 
+def restarting(answer_later: bool) -> str:
+    """Left where a reply was being written when the bot stopped (placeholder or preview)."""
+    if answer_later:
+        return "⏳ I'm restarting — I'll answer this as soon as I'm back."
+    return "⏳ I'm restarting and lost this one — please ask again in a minute."
+
+
+def trimmed_notice(kept: int) -> str:
+    """Sent with the first reply whose prompt had to leave older messages out (llmcord's warning)."""
+    return (
+        f"⚠️ This conversation no longer fits in GPT-2's 1024-token window: from here on I only see "
+        f"the last {kept} message{'s' if kept != 1 else ''}."
+    )
+
+
+def with_notice(text: str, notice: str) -> str:
+    return f"{text}\n\n{notice}"
+
+
 # --- slack ------------------------------------------------------------------------------
 
 SLACK_THINKING = "_thinking…_"  # placeholder in the thread while a reply is generated

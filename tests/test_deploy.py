@@ -114,7 +114,7 @@ def test_dockerfile_is_multi_stage_non_root_with_a_healthcheck() -> None:
     assert re.search(r"^ARG TORCH_VERSION=2\.13\.0$", text, re.MULTILINE)
     assert re.search(r"^ARG TORCH_INDEX_URL=https://download\.pytorch\.org/whl/cpu$", text, re.MULTILINE)
     assert re.search(r"^USER 10001:10001$", text, re.MULTILINE)
-    assert 'HEALTHCHECK' in text and '"gpt2bot-entrypoint", "healthcheck"' in text
+    assert "HEALTHCHECK" in text and '"gpt2bot-entrypoint", "healthcheck"' in text
     assert re.search(r'^VOLUME \["/data", "/cache"\]$', text, re.MULTILINE) and "HF_HOME=/cache/huggingface" in text
 
 
@@ -219,11 +219,19 @@ def test_the_dashboard_shows_only_exported_metrics() -> None:
     used = referenced(expressions)
     assert used - exported_names() == set()
     wanted = {
-        "gpt2bot_replies_total", "gpt2bot_reply_seconds_bucket", "gpt2bot_time_to_first_token_seconds_bucket",
-        "gpt2bot_queue_waiting", "gpt2bot_queue_wait_seconds_bucket", "gpt2bot_generated_tokens_total",
-        "gpt2bot_batch_size_sum", "gpt2bot_safety_actions_total", "gpt2bot_platform_api_errors_total",
-        "gpt2bot_platform_rate_limited_total", "gpt2bot_gateway_reconnects_total",
-        "gpt2bot_db_query_seconds_bucket", "gpt2bot_prefix_cache_reused_tokens_total",
+        "gpt2bot_replies_total",
+        "gpt2bot_reply_seconds_bucket",
+        "gpt2bot_time_to_first_token_seconds_bucket",
+        "gpt2bot_queue_waiting",
+        "gpt2bot_queue_wait_seconds_bucket",
+        "gpt2bot_generated_tokens_total",
+        "gpt2bot_batch_size_sum",
+        "gpt2bot_safety_actions_total",
+        "gpt2bot_platform_api_errors_total",
+        "gpt2bot_platform_rate_limited_total",
+        "gpt2bot_gateway_reconnects_total",
+        "gpt2bot_db_query_seconds_bucket",
+        "gpt2bot_prefix_cache_reused_tokens_total",
     }
     assert wanted <= used
 
