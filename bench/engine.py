@@ -34,6 +34,7 @@ from bot.inference.engine import BatchEngine
 from bot.inference.prefixes import PrefixCache
 from bot.inference.tokenizer import packaged_tokenizer
 from bot.inference.types import EngineRequest, ModelInfo, SamplingParams
+from bot.settings import sampling_params
 
 __all__ = ["main"]
 
@@ -66,7 +67,7 @@ class Setup:
             torch.cuda.synchronize()
 
 
-GREEDY = SamplingParams(do_sample=False, repetition_penalty=1.0, no_repeat_ngram_size=0)
+GREEDY = sampling_params(do_sample=False, repetition_penalty=1.0, no_repeat_ngram_size=0)
 
 
 def _build(name: str, device: torch.device, dtype: torch.dtype) -> GPT2LMHeadModel:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from bot import metrics
 from bot.errors import ConfigError
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "is_sqlite",
     "masked_url",
     "open_database",
+    "problem",
     "session_factory",
     "upgrade",
 ]
@@ -101,8 +104,10 @@ def create_engine(url: str) -> AsyncEngine:
             parsed, connect_args={"timeout": 30}, pool_size=POOL_SIZE, max_overflow=0, pool_timeout=60
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_async_engine(parsed, pool_pre_ping=True)
+    else:
+        engine = create_async_engine(parsed, pool_pre_ping=True)
+    _time_statements(engine)
+    return engine
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -127,6 +132,19 @@ async def check_schema(engine: AsyncEngine) -> None:
         raise SchemaOutdated(f"database schema is at {current or 'nothing'}, code needs {head_revision()}")
 
 
+async def problem(engine: AsyncEngine, timeout_s: float = 3.0) -> str | None:
+    """Why the database cannot serve right now (unreachable, not migrated), or None: for /readyz."""
+    try:
+        await asyncio.wait_for(check_schema(engine), timeout_s)
+    except SchemaOutdated as exc:
+        return f"{exc}; run `python -m bot db upgrade`"
+    except TimeoutError:
+        return f"no answer within {timeout_s:g} s"
+    except (OSError, SQLAlchemyError) as exc:
+        return f"unreachable ({type(exc).__name__}: {_reason(exc)})"
+    return None
+
+
 def head_revision() -> str:
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     return head or ""
@@ -146,6 +164,21 @@ def _upgrade(connection: Connection, revision: str) -> None:
 
 def _current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def _time_statements(engine: AsyncEngine) -> None:
+    """Every statement's time goes to gpt2bot_db_query_seconds, labelled by its SQL verb."""
+
+    def before(_conn: Any, _cursor: Any, _statement: str, _params: Any, context: Any, _many: bool) -> None:
+        context.gpt2bot_started = time.perf_counter()
+
+    def after(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
+        started = getattr(context, "gpt2bot_started", None)
+        if started is not None:
+            metrics.DB_QUERY_SECONDS.labels(metrics.sql_verb(statement)).observe(time.perf_counter() - started)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    event.listen(engine.sync_engine, "after_cursor_execute", after)
 
 
 def masked_url(url: str) -> str:
