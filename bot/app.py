@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+from transformers import PreTrainedTokenizerBase
 
 from bot import messages
 from bot.commands import CommandRunner
@@ -33,7 +36,10 @@ from storage.database import SchemaOutdated, check_schema, create_engine, is_sql
 from storage.repository import SqlStore
 from storage.safety_repo import SqlSafetyStore
 
-__all__ = ["Services", "build_store", "fit_memory", "run_chat", "run_platforms"]
+if TYPE_CHECKING:
+    from bot.inference.remote import RemoteGenerator
+
+__all__ = ["Services", "build_generator", "build_store", "fit_memory", "run_chat", "run_platforms"]
 
 log = logging.getLogger(__name__)
 
@@ -41,43 +47,23 @@ log = logging.getLogger(__name__)
 @dataclass
 class Services:
     config: Config
-    loaded: LoadedModel
-    queue: InferenceQueue
+    loaded: LoadedModel | None  # None with a remote backend: no weights in this process
+    queue: InferenceQueue | RemoteGenerator
     store: Store
     handler: ChatHandler
 
     @classmethod
     async def start(cls, config: Config, *, demo_fallback: bool = False, err: TextIO | None = None) -> Services:
-        """Load the model and open the database; `demo_fallback` swaps in `demo` if the model can't load."""
+        """Load the model (or check the remote server) and open the database; `demo_fallback`
+        swaps in `demo` if the model can't load."""
         err = err or sys.stderr
-        loaded = await _load(config, demo_fallback, err)
-        if loaded.info.is_demo:
-            err.write(messages.DEMO_BANNER + "\n")
-            log.warning(messages.DEMO_WARNING)
-        fit = fit_memory(config, loaded)
-        if fit.prefix_lowered:
-            log.warning(messages.prefix_cache_lowered(config.inference.prefix_cache_mb, fit.prefix_bytes))
-        if fit.lowered:
-            log.warning(messages.batch_lowered(fit.requested, fit.max_batch, fit.describe()))
-        else:
-            log.info(fit.describe())
-        engine = BatchEngine(
-            loaded.model,
-            loaded.tokenizer,
-            loaded.info,
-            max_batch=fit.max_batch,
-            max_prefill_tokens=_prefill_budget(config.inference.max_prefill_tokens, loaded.info.device),
-            cuda_graphs=config.inference.cuda_graphs,
-            prefix_cache_bytes=fit.prefix_bytes,
-        )
-        queue = InferenceQueue(engine, max_queue=config.inference.max_queue, timeout_s=config.inference.timeout_s)
-        queue.start()
+        queue, tokenizer, loaded = await build_generator(config, demo_fallback, err)
         try:
             store = await build_store(config)
         except BaseException:
             await queue.stop()
             raise
-        transcript = Transcript(loaded.tokenizer, config.bot.name, loaded.info.n_positions)
+        transcript = Transcript(tokenizer, config.bot.name, queue.info.n_positions)
         history = History(store, transcript)
         guard = await _build_guard(config, SqlSafetyStore(store.engine, retention_days=config.safety.retention_days))
         runner = CommandRunner(config, store, queue, history, safety=guard)
@@ -88,6 +74,41 @@ class Services:
     async def stop(self) -> None:
         await self.queue.stop()
         await self.store.close()
+
+
+async def build_generator(
+    config: Config, demo_fallback: bool, err: TextIO
+) -> tuple[InferenceQueue | RemoteGenerator, PreTrainedTokenizerBase, LoadedModel | None]:
+    """The configured backend: the local engine and its queue, or a checked remote server
+    (then only the tokenizer is loaded, for exact trimming)."""
+    if config.inference.backend == "openai":
+        from bot.inference.probe import open_remote, remote_tokenizer  # imports the optional `openai`
+
+        tokenizer = await asyncio.to_thread(remote_tokenizer, config.model.name)
+        return await open_remote(config.inference, tokenizer, os.environ), tokenizer, None
+    loaded = await _load(config, demo_fallback, err)
+    if loaded.info.is_demo:
+        err.write(messages.DEMO_BANNER + "\n")
+        log.warning(messages.DEMO_WARNING)
+    fit = fit_memory(config, loaded)
+    if fit.prefix_lowered:
+        log.warning(messages.prefix_cache_lowered(config.inference.prefix_cache_mb, fit.prefix_bytes))
+    if fit.lowered:
+        log.warning(messages.batch_lowered(fit.requested, fit.max_batch, fit.describe()))
+    else:
+        log.info(fit.describe())
+    engine = BatchEngine(
+        loaded.model,
+        loaded.tokenizer,
+        loaded.info,
+        max_batch=fit.max_batch,
+        max_prefill_tokens=_prefill_budget(config.inference.max_prefill_tokens, loaded.info.device),
+        cuda_graphs=config.inference.cuda_graphs,
+        prefix_cache_bytes=fit.prefix_bytes,
+    )
+    queue = InferenceQueue(engine, max_queue=config.inference.max_queue, timeout_s=config.inference.timeout_s)
+    queue.start()
+    return queue, loaded.tokenizer, loaded
 
 
 async def build_store(config: Config) -> SqlStore:

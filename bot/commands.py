@@ -18,7 +18,8 @@ from bot.config import Config
 from bot.errors import CommandError, PermissionDenied, UserError
 from bot.events import Command, Reply, ReplyKind
 from bot.history import History
-from bot.inference.types import Generator
+from bot.inference.dialects import off
+from bot.inference.types import Generator, ModelInfo, QueueStats, RemoteStatus
 from bot.settings import SETTINGS, ChannelSettings, SettingSpec, for_channel, format_value
 from bot.store import Store
 
@@ -111,10 +112,13 @@ class CommandRunner:
         stored = await self._store.count_messages(command.where)
         prompt = await self._history.prompt(command.where, settings)
         dropped = stored - prompt.turns_used
-        lines = [
+        engine = [
             f"Model: {info.name} on {info.device} ({info.dtype}, {info.n_params / 1e6:.1f}M parameters)",
             f"Queue: {stats.waiting} waiting, {stats.running} generating "
             f"(limit {stats.max_queue} waiting; batches up to {stats.max_batch}, largest so far {stats.largest_batch})",
+        ]
+        lines = [
+            *(engine if stats.remote is None else _remote_lines(info, stats, stats.remote, settings)),
             f"This conversation: {stored} message{'s' if stored != 1 else ''} stored, "
             f"{prompt.turns_used} in the next prompt ({len(prompt.ids)} of {prompt.budget} tokens)",
             f"Auto-reply: {format_value(settings.enabled)}",
@@ -178,6 +182,26 @@ class CommandRunner:
         if self._safety is None:
             raise CommandError(messages.SAFETY_UNAVAILABLE)
         return await self._safety.run_command(args, command)
+
+
+def _remote_lines(info: ModelInfo, stats: QueueStats, remote: RemoteStatus, settings: ChannelSettings) -> list[str]:
+    """Where replies are generated when that is a remote server: its state, latency, and what it ignores."""
+    latency = ""
+    if remote.reply_p50_s is not None:
+        latency = f"replies p50 {remote.reply_p50_s:.2f} s, p95 {remote.reply_p95_s:.2f} s"
+        if remote.first_text_p50_s is not None:
+            latency += f", first text p50 {remote.first_text_p50_s:.2f} s"
+        latency += f" (last {remote.replies})"
+    lines = [
+        f"Model: {info.name} on a remote server ({info.n_positions}-token window)",
+        messages.remote_status(remote.server, remote.base_url, remote.state, remote.detail, remote.since_s, latency),
+        f"Requests: {stats.waiting} waiting, {stats.running} at the server "
+        f"(at most {stats.max_batch} at once, then up to {stats.max_queue} waiting)",
+    ]
+    ignored = [f"{key} = {settings.value(key)}" for key in remote.not_applied if not off(key, getattr(settings, key))]
+    if ignored:
+        lines.append(messages.remote_not_applied_status(ignored))
+    return lines
 
 
 def _spec(key: str) -> SettingSpec:

@@ -157,7 +157,7 @@ class ChatHandler:
         params = settings.sampling()
         if attempt:  # a retry must differ: sample with a fresh seed, even where the channel decodes greedily
             params = dataclasses.replace(params, do_sample=True, num_beams=1, seed=secrets.randbits(31))
-        request = GenerationRequest(prompt.ids, params, event.where.key, SPEAKER_STOP)
+        request = GenerationRequest(prompt.ids, params, event.where.key, SPEAKER_STOP, prompt.stop_strings)
         generation = await self._generator.submit(request, None if preview is None else preview.update)
         log.debug(
             "reply in %s: %d prompt + %d new tokens, %s, batch %d, %.2f s",

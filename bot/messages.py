@@ -6,6 +6,8 @@ Sections for adapters and safety follow the core's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "BUSY",
     "DEMO_BANNER",
@@ -32,6 +34,13 @@ __all__ = [
     "input_too_long",
     "persona_set",
     "rate_limited",
+    "remote_not_applied",
+    "remote_not_applied_status",
+    "remote_ready",
+    "remote_rejected",
+    "remote_state",
+    "remote_status",
+    "remote_unsupported",
     "reset_done",
     "safety_below_floor",
     "safety_changed",
@@ -100,6 +109,47 @@ def batch_lowered(requested: int, used: int, cache: str) -> str:
         f"inference.max_batch = {requested} does not fit in memory; using {used}. {cache}. "
         f"Set inference.max_batch = {used} (or less) to silence this, or free memory for more."
     )
+
+
+def remote_ready(server: str, url: str, model: str, n_positions: int) -> str:
+    """Log line: the remote inference server answered the start-up check."""
+    return f"remote inference: {server} server at {url}, model {model!r}, {n_positions}-token window"
+
+
+def remote_unsupported(server: str, settings: Sequence[str]) -> str:
+    """Log line at start: settings this server will not apply."""
+    return (
+        f"the {server} server does not apply {', '.join(settings)}: replies are generated without them, "
+        "whatever a channel sets (`/gpt2 status` lists them)"
+    )
+
+
+def remote_rejected(server: str, settings: Sequence[str], why: str) -> str:
+    """Log line: the server answered a request with a 4xx naming these settings' fields."""
+    return f"the {server} server turned down {', '.join(settings)} ({why}); requests go on without them"
+
+
+def remote_not_applied(server: str, setting: str, value: object) -> str:
+    """Log line, once per setting: a request asked for a setting this server does not apply."""
+    return f"a channel asks for {setting} = {value}, which the {server} server does not apply; replied without it"
+
+
+def remote_state(state: str, detail: str) -> str:
+    """Log line when the remote server's state changes."""
+    return "remote inference server answers again" if state == "ok" else f"remote inference server {state}: {detail}"
+
+
+def remote_status(server: str, url: str, state: str, detail: str, since_s: float, latency: str) -> str:
+    """`status` line for a remote server: where, its state, and recent latency."""
+    where = f"Server: {server} at {url}"
+    if state != "ok":
+        return f"{where}: {state} for {since_s:.0f} s ({detail})"
+    return f"{where}: ok, {latency}" if latency else f"{where}: ok, no replies yet"
+
+
+def remote_not_applied_status(settings: Sequence[str]) -> str:
+    """`status` line: this channel's settings the server does not apply."""
+    return f"⚠ Not applied by this server: {', '.join(settings)} (replies are generated without them)"
 
 
 def usage(command: str, form: str) -> str:
