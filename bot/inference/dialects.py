@@ -88,6 +88,10 @@ class Wire:
         dialect = DIALECTS[name]
         return cls(dialect, dialect.token_prompts)
 
+    def describe(self) -> str:
+        prompts = "token-id" if self.token_prompts else "text"
+        return f"{self.dialect.name}: {prompts} prompts, applies {', '.join(self.applied()) or 'no extra settings'}"
+
     def applied(self) -> tuple[str, ...]:
         return tuple(s for s in EXTRA_SETTINGS if s in self.dialect.fields and s not in self.rejected)
 

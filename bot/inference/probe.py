@@ -23,7 +23,7 @@ from bot import messages
 from bot.config import InferenceSection
 from bot.errors import ConfigError
 from bot.inference.dialects import Wire, detect
-from bot.inference.remote import RemoteGenerator, RemoteServer
+from bot.inference.remote import RemoteGenerator, RemoteServer, describe
 from bot.inference.tokenizer import load_tokenizer
 from bot.inference.types import ModelInfo, SamplingParams
 
@@ -85,7 +85,7 @@ async def check_server(client: AsyncOpenAI, section: InferenceSection) -> Remote
             "inference.api_key_env", section.api_key_env, f"{url} refused the key (401): set it in the environment"
         ) from None
     except openai.APIError as exc:
-        raise ConfigError("inference.base_url", url, f"GET /models failed: {_why(exc)}") from None
+        raise ConfigError("inference.base_url", url, f"GET /models failed: {describe(exc)}") from None
     entry = _pick(listed, section.remote_model, url)
     model = str(entry["id"])
     kind = section.server if section.server != "auto" else detect(entry)
@@ -122,7 +122,7 @@ async def _probe(client: AsyncOpenAI, model: str, wire: Wire, url: str) -> Wire:
                 alone = wire.without(frozenset(wire.applied()) - {setting})
                 if await _try(client, model, alone, url) is not None:
                     wire = wire.without(frozenset({setting}))
-    log.info("checked %s in %.2f s: %s", url, time.monotonic() - started, wire)
+    log.info("checked %s in %.2f s: %s", url, time.monotonic() - started, wire.describe())
     return wire
 
 
@@ -148,18 +148,11 @@ async def _try(client: AsyncOpenAI, model: str, wire: Wire, url: str) -> str | N
         await client.completions.create(model=model, prompt=prompt, extra_body=body)
     except openai.APIStatusError as exc:
         if exc.status_code < 500:
-            return _why(exc)
-        raise ConfigError("inference.base_url", url, f"POST /completions failed: {_why(exc)}") from None
+            return describe(exc)
+        raise ConfigError("inference.base_url", url, f"POST /completions failed: {describe(exc)}") from None
     except openai.APIError as exc:
-        raise ConfigError("inference.base_url", url, f"POST /completions failed: {_why(exc)}") from None
+        raise ConfigError("inference.base_url", url, f"POST /completions failed: {describe(exc)}") from None
     return None
-
-
-def _why(exc: openai.APIError) -> str:
-    if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code}: {exc.message}"[:300]
-    cause = exc.__cause__
-    return f"{exc.message.rstrip('.')} ({cause})"[:300] if cause is not None else exc.message
 
 
 def _names(names: list[str]) -> str:

@@ -39,7 +39,7 @@ from bot.inference.types import (
     TextCallback,
 )
 
-__all__ = ["RemoteGenerator", "RemoteServer"]
+__all__ = ["RemoteGenerator", "RemoteServer", "describe"]
 
 log = logging.getLogger(__name__)
 
@@ -218,10 +218,10 @@ class RemoteGenerator:
                     return await self._stream(wire, request, on_text)
                 return await self._complete(wire, request)
             except openai.APIStatusError as exc:
-                named = wire.named_in(str(exc)) if exc.status_code in (400, 422) else frozenset()
+                named = wire.named_in(describe(exc)) if exc.status_code in (400, 422) else frozenset()
                 if not named:
                     raise
-                log.warning(messages.remote_rejected(wire.dialect.name, sorted(named), _short(exc)))
+                log.warning(messages.remote_rejected(wire.dialect.name, sorted(named), describe(exc)))
                 self.server = RemoteServer(
                     self.server.base_url, self.server.model, wire.without(named), self.server.n_positions
                 )
@@ -273,12 +273,12 @@ class RemoteGenerator:
     def _failure(self, exc: openai.APIError) -> Exception:
         """The bot's error for what the client raised (after its retries), and the server's state."""
         if isinstance(exc, openai.APIConnectionError):
-            self._health.set("unreachable", _short(exc))
-            return GenerationError(f"{self.server.base_url} unreachable: {_short(exc)}")
-        self._health.set("failing", _short(exc))
+            self._health.set("unreachable", describe(exc))
+            return GenerationError(f"{self.server.base_url} unreachable: {describe(exc)}")
+        self._health.set("failing", describe(exc))
         if isinstance(exc, openai.APIStatusError) and exc.status_code in (429, 503):
             return Busy(messages.BUSY)  # the server is overloaded, still after the retries
-        return GenerationError(f"{self.server.base_url} failed: {_short(exc)}")
+        return GenerationError(f"{self.server.base_url} failed: {describe(exc)}")
 
     def _report_not_applied(self, request: GenerationRequest) -> None:
         """Log once per setting when a request asks for one this server does not apply."""
@@ -315,11 +315,15 @@ def _emit(on_text: TextCallback | None, text: str) -> None:
         log.exception("a streaming callback failed; the generation goes on")
 
 
-def _short(exc: openai.APIError) -> str:
+def describe(exc: openai.APIError) -> str:
+    """What went wrong, in one line: the status and the server's own words, or the connection's error."""
     cause = exc.__cause__
     if isinstance(exc, openai.APIConnectionError) and cause is not None:
-        return f"{exc.message.rstrip('.')} ({type(cause).__name__}: {cause})"[:200]
-    return str(exc)[:200]
+        return f"{exc.message.rstrip('.')} ({type(cause).__name__}: {cause})"[:300]
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body.get("detail", exc.body) if isinstance(exc.body, dict) else exc.body
+        return f"HTTP {exc.status_code}: {body or exc.message}"[:300]
+    return exc.message[:300]
 
 
 def _quantile(values: Sequence[float], q: float) -> float | None:
