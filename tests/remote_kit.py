@@ -86,8 +86,11 @@ def free_port() -> int:
 class TransformersServer:
     """`transformers serve` pinned to one model directory, on 127.0.0.1."""
 
-    def __init__(self, model_dir: Path, log_path: Path, port: int | None = None) -> None:
+    def __init__(
+        self, model_dir: Path, log_path: Path, port: int | None = None, extra_args: tuple[str, ...] = ()
+    ) -> None:
         self.model_dir = model_dir
+        self.extra_args = extra_args
         self.port = port or free_port()
         self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
@@ -96,9 +99,12 @@ class TransformersServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    def describe(self) -> str:
+        return " ".join(["transformers serve", *self.extra_args])
+
     def start(self) -> TransformersServer:
         command = [str(Path(sys.executable).parent / "transformers"), "serve", str(self.model_dir)]
-        command += ["--host", "127.0.0.1", "--port", str(self.port)]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), *self.extra_args]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)

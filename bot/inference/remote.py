@@ -323,7 +323,7 @@ def describe(exc: openai.APIError) -> str:
     if isinstance(exc, openai.APIStatusError):
         body = exc.body.get("detail", exc.body) if isinstance(exc.body, dict) else exc.body
         return f"HTTP {exc.status_code}: {body or exc.message}"[:300]
-    return exc.message[:300]
+    return (f"{exc.message}: {exc.body}" if exc.body else exc.message)[:300]  # e.g. an error event in the stream
 
 
 def _quantile(values: Sequence[float], q: float) -> float | None:
