@@ -19,7 +19,7 @@ from bot.errors import CommandError, PermissionDenied, UserError
 from bot.events import Command, Reply, ReplyKind
 from bot.history import History
 from bot.inference.dialects import off
-from bot.inference.types import Generator, ModelInfo, QueueStats, RemoteStatus
+from bot.inference.types import Generator, QueueStats
 from bot.settings import SETTINGS, ChannelSettings, SettingSpec, for_channel, format_value
 from bot.store import Store
 
@@ -100,41 +100,18 @@ class CommandRunner:
 
     async def _show(self, command: Command, _args: str) -> Reply:
         state = await self._store.channel_state(command.where)
-        settings, overrides = for_channel(self._config, state), state.overrides
-        lines = [f"{key} = {settings.value(key)}{' *' if key in overrides else ''}" for key in SETTINGS]
-        lines.append(f"auto-reply = {format_value(settings.enabled)}")
-        lines.append("(* set for this channel; the rest are defaults)")
-        return _answer(command, "\n".join(lines))
+        settings = for_channel(self._config, state)
+        values = [(key, settings.value(key), key in state.overrides) for key in SETTINGS]
+        return _answer(command, messages.show(values, format_value(settings.enabled)))
 
     async def _status(self, command: Command, _args: str) -> Reply:
         info, stats = self._generator.info, self._generator.stats()
         settings = await self.settings(command)
         stored = await self._store.count_messages(command.where)
         prompt = await self._history.prompt(command.where, settings)
-        dropped = stored - prompt.turns_used
-        engine = [
-            f"Model: {info.name} on {info.device} ({info.dtype}, {info.n_params / 1e6:.1f}M parameters)",
-            f"Queue: {stats.waiting} waiting, {stats.running} generating "
-            f"(limit {stats.max_queue} waiting; batches up to {stats.max_batch}, largest so far {stats.largest_batch})",
-        ]
-        lines = [
-            *(engine if stats.remote is None else _remote_lines(info, stats, stats.remote, settings)),
-            f"This conversation: {stored} message{'s' if stored != 1 else ''} stored, "
-            f"{prompt.turns_used} in the next prompt ({len(prompt.ids)} of {prompt.budget} tokens)",
-            f"Auto-reply: {format_value(settings.enabled)}",
-        ]
-        if stats.reused_tokens:
-            share = stats.reused_tokens / max(stats.prompt_tokens, 1)
-            lines.insert(
-                2,
-                f"Prefix cache: {stats.reused_tokens:,} of {stats.prompt_tokens:,} prompt tokens "
-                f"({share:.0%}) reused from earlier turns",
-            )
-        if dropped > 0:
-            lines.append(messages.history_trimmed(dropped))
-        if info.is_demo:
-            lines.insert(0, f"⚠ {messages.DEMO_WARNING}")
-        return _answer(command, "\n".join(lines))
+        conversation = messages.Conversation(stored, prompt.turns_used, len(prompt.ids), prompt.budget)
+        ignored = _not_applied(stats, settings)
+        return _answer(command, messages.status(info, stats, conversation, format_value(settings.enabled), ignored))
 
     # --- changes (moderators) ----------------------------------------------------------
 
@@ -184,24 +161,12 @@ class CommandRunner:
         return await self._safety.run_command(args, command)
 
 
-def _remote_lines(info: ModelInfo, stats: QueueStats, remote: RemoteStatus, settings: ChannelSettings) -> list[str]:
-    """Where replies are generated when that is a remote server: its state, latency, and what it ignores."""
-    latency = ""
-    if remote.reply_p50_s is not None:
-        latency = f"replies p50 {remote.reply_p50_s:.2f} s, p95 {remote.reply_p95_s:.2f} s"
-        if remote.first_text_p50_s is not None:
-            latency += f", first text p50 {remote.first_text_p50_s:.2f} s"
-        latency += f" (last {remote.replies})"
-    lines = [
-        f"Model: {info.name} on a remote server ({info.n_positions}-token window)",
-        messages.remote_status(remote.server, remote.base_url, remote.state, remote.detail, remote.since_s, latency),
-        f"Requests: {stats.waiting} waiting, {stats.running} at the server "
-        f"(at most {stats.max_batch} at once, then up to {stats.max_queue} waiting)",
-    ]
-    ignored = [f"{key} = {settings.value(key)}" for key in remote.not_applied if not off(key, getattr(settings, key))]
-    if ignored:
-        lines.append(messages.remote_not_applied_status(ignored))
-    return lines
+def _not_applied(stats: QueueStats, settings: ChannelSettings) -> tuple[str, ...]:
+    """This channel's settings, as "key = value", that the remote server does not apply (off ones don't matter)."""
+    if stats.remote is None:
+        return ()
+    keys = [key for key in stats.remote.not_applied if not off(key, getattr(settings, key))]
+    return tuple(f"{key} = {settings.value(key)}" for key in keys)
 
 
 def _spec(key: str) -> SettingSpec:

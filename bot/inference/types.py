@@ -68,7 +68,7 @@ class ModelInfo:
 class GenerationRequest:
     prompt_ids: tuple[int, ...]
     params: SamplingParams
-    channel_key: str  # fairness unit: at most one in-flight generation per channel
+    channel_key: str  # the conversation asking (`cancel_channel` on reset; logs)
     stop_pattern: str | None = None  # regex over generated text; the reply ends where it starts
     # Literal strings that begin a stop match (e.g. "\nAnn:"), for servers whose `stop` takes no regex;
     # the pattern is still enforced on the reply. The local engine needs only the pattern.
