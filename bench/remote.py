@@ -67,7 +67,8 @@ def config_for(model_dir: Path, db: Path, max_new_tokens: int, url: str = "") ->
         bot=BotSection(preview_interval_s=0.0),
         model=ModelSection(name=str(model_dir), device="cpu"),
         generation=GenerationSection(max_new_tokens=max_new_tokens),
-        inference=dataclasses.replace(inference, timeout_s=REPLY_TIMEOUT_S),
+        # transformers serve answers one request at a time: the others wait there in silence
+        inference=dataclasses.replace(inference, timeout_s=REPLY_TIMEOUT_S, read_timeout_s=REPLY_TIMEOUT_S),
         storage=StorageSection(url=f"sqlite+aiosqlite:///{db}"),
     )
 
