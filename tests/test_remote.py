@@ -47,6 +47,11 @@ def remote_config(
     )
 
 
+def long_replies(url: str, model_dir: Path, tmp_path: Path, **inference: object) -> Config:
+    """Replies of up to 500 tokens: with LONG_PROMPT one stays streaming for many seconds."""
+    return remote_config(url, model_dir, tmp_path / "r.db", GenerationSection(max_new_tokens=500), **inference)
+
+
 def event(text: str, channel: str = "c1") -> Event:
     return Event(ChannelRef("test", "", channel), ANN, text, addressed=True, message_id=f"m{time.monotonic_ns()}")
 
@@ -156,13 +161,7 @@ async def test_long_replies_stream_previews_to_the_chat(
 async def test_a_slow_server_gets_the_timeout_answer_in_time_and_the_turn_is_kept(
     transformers_server: TransformersServer, scripted_model_dir: Path, tmp_path: Path
 ) -> None:
-    config = remote_config(
-        transformers_server.base_url,
-        scripted_model_dir,
-        tmp_path / "r.db",
-        GenerationSection(max_new_tokens=500),
-        timeout_s=1.0,
-    )
+    config = long_replies(transformers_server.base_url, scripted_model_dir, tmp_path, timeout_s=1.0)
     services = await Services.start(config)
     try:
         started = time.monotonic()
@@ -179,9 +178,7 @@ async def test_a_slow_server_gets_the_timeout_answer_in_time_and_the_turn_is_kep
 async def test_reset_cancels_the_reply_being_streamed(
     transformers_server: TransformersServer, scripted_model_dir: Path, tmp_path: Path
 ) -> None:
-    config = remote_config(
-        transformers_server.base_url, scripted_model_dir, tmp_path / "r.db", GenerationSection(max_new_tokens=500)
-    )
+    config = long_replies(transformers_server.base_url, scripted_model_dir, tmp_path)
     services = await Services.start(config)
     try:
         streaming = asyncio.create_task(ask(services, LONG_PROMPT))
@@ -199,14 +196,7 @@ async def test_reset_cancels_the_reply_being_streamed(
 async def test_beyond_the_in_flight_limit_requests_wait_then_get_busy(
     transformers_server: TransformersServer, scripted_model_dir: Path, tmp_path: Path
 ) -> None:
-    config = remote_config(
-        transformers_server.base_url,
-        scripted_model_dir,
-        tmp_path / "r.db",
-        GenerationSection(max_new_tokens=500),
-        max_in_flight=1,
-        max_queue=1,
-    )
+    config = long_replies(transformers_server.base_url, scripted_model_dir, tmp_path, max_in_flight=1, max_queue=1)
     services = await Services.start(config)
     try:
         first = asyncio.create_task(ask(services, LONG_PROMPT, "c1"))
@@ -271,14 +261,7 @@ async def test_server_killed_mid_stream_then_restarted(
     """Killed while streaming: an apology at once, the turn kept, status says unreachable; while it is
     down every message gets the apology within the timeout; once it is back, replies resume."""
     server = TransformersServer(scripted_model_dir, tmp_path / "serve.log").start()
-    config = remote_config(
-        server.base_url,
-        scripted_model_dir,
-        tmp_path / "r.db",
-        GenerationSection(max_new_tokens=500),
-        timeout_s=20.0,
-        max_retries=1,
-    )
+    config = long_replies(server.base_url, scripted_model_dir, tmp_path, timeout_s=20.0, max_retries=1)
     services = await Services.start(config)
     try:
         streaming = asyncio.create_task(ask(services, LONG_PROMPT))
