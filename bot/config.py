@@ -37,6 +37,7 @@ __all__ = [
     "LoggingSection",
     "ModelSection",
     "RateLimitSection",
+    "RedisSection",
     "SafetySection",
     "Secrets",
     "SlackSection",
@@ -216,6 +217,30 @@ class StorageSection:
 
 
 @dataclass(frozen=True)
+class RedisSection:
+    url: str = _opt(
+        "",
+        "Redis for several bot processes: shared rate limits and per-conversation locks (empty = none: "
+        "one process, both kept in memory)",
+        max_len=2048,
+        schemes=("redis", "rediss", "unix"),
+        allowed="empty, or redis://host:6379/0, rediss://host:6380/0 or unix:///path/redis.sock",
+    )
+    url_env: str = _opt(
+        "", "environment variable holding the URL instead (e.g. REDIS_URL), password included", **_ENV_NAME_OR_EMPTY
+    )
+    password_env: str = _opt(
+        "REDIS_PASSWORD", "environment variable holding the Redis password, when the URL has none", **_ENV_NAME
+    )
+    key_prefix: str = _opt(
+        "gpt2bot",
+        "prefix of every Redis key the bot writes, so deployments can share one Redis",
+        pattern=r"[A-Za-z0-9_.:-]{1,64}",
+        allowed="1 to 64 letters, digits, '_', '.', ':' or '-'",
+    )
+
+
+@dataclass(frozen=True)
 class RateLimitSection:
     user_per_minute: int = _opt(6, "chat messages one user may send per minute (0 = off)", lo=0, hi=10_000)
     channel_per_minute: int = _opt(30, "chat messages per channel per minute (0 = off)", lo=0, hi=10_000)
@@ -248,6 +273,19 @@ class DiscordSection:
         pattern=r"none|auto|[1-9]\d{0,4}",
         allowed="none, auto, or a shard count like 4",
     )
+    shard_count: int = _opt(
+        0,
+        "several processes: the total number of shards across all of them (0 = decided by discord.shards)",
+        lo=0,
+        hi=100_000,
+    )
+    shard_ids: tuple[str, ...] = _opt(
+        (),
+        "several processes: the shards this one runs, each below shard_count (empty = all of them)",
+        max_len=5,
+        pattern=r"\d{1,5}",
+        allowed="shard numbers like 0 or 3",
+    )
     restrict_commands: bool = _opt(
         True, "show /gpt2 only to members with Manage Channels (Discord hides whole commands, not subcommands)"
     )
@@ -270,6 +308,22 @@ class DiscordSection:
     guild_ready_timeout: float = _opt(
         2.0, "seconds to wait for more servers after the last one arrives at start-up", lo=0.0, hi=60.0
     )
+
+    def __post_init__(self) -> None:
+        ids = [int(shard) for shard in self.shard_ids]
+        if self.shard_count and self.shards != "none":
+            raise ConfigError("discord.shards", self.shards, "leave it at none when discord.shard_count is set")
+        if ids and not self.shard_count:
+            allowed = "needs discord.shard_count, the number of shards across all processes"
+            raise ConfigError("discord.shard_ids", list(self.shard_ids), allowed)
+        if any(shard >= self.shard_count for shard in ids) or len(set(ids)) < len(ids):
+            allowed = f"different shard numbers from 0 to {self.shard_count - 1} (discord.shard_count = {self.shard_count})"
+            raise ConfigError("discord.shard_ids", list(self.shard_ids), allowed)
+
+    @property
+    def shard_numbers(self) -> tuple[int, ...]:
+        """`shard_ids` as numbers."""
+        return tuple(int(shard) for shard in self.shard_ids)
 
 
 @dataclass(frozen=True)
@@ -322,6 +376,7 @@ class Secrets:
     slack_bot_token: str = ""
     slack_app_token: str = ""
     slack_signing_secret: str = ""
+    redis_password: str = ""
 
     def __repr__(self) -> str:  # never print secrets
         present = [f.name for f in dataclasses.fields(self) if getattr(self, f.name)]
@@ -335,6 +390,7 @@ class Config:
     generation: GenerationSection = field(default_factory=GenerationSection)
     inference: InferenceSection = field(default_factory=InferenceSection)
     storage: StorageSection = field(default_factory=StorageSection)
+    redis: RedisSection = field(default_factory=RedisSection)
     ratelimit: RateLimitSection = field(default_factory=RateLimitSection)
     safety: SafetySection = field(default_factory=SafetySection)
     discord: DiscordSection = field(default_factory=DiscordSection)
@@ -354,6 +410,7 @@ _SECRET_KEYS = {
     ("slack", "app_token"): "slack.app_token_env",
     ("slack", "signing_secret"): "slack.signing_secret_env",
     ("inference", "api_key"): "inference.api_key_env",
+    ("redis", "password"): "redis.password_env",
 }
 
 
@@ -454,17 +511,20 @@ def _checked(section: str, key: str, value: Any, label: str, *, text: bool) -> A
 
 
 def _url_from_env(config: Config, env: Mapping[str, str]) -> Config:
-    """`storage.url_env = "DATABASE_URL"`: the URL is that variable's value, checked like storage.url."""
-    var = config.storage.url_env
-    if not var:
-        return config
-    url = env.get(var, "")
-    if not url:
-        raise ConfigError("storage.url_env", var, f"names {var}, which is not set in the environment")
-    checked = _checked("storage", "url", url, f"storage.url (from {var})", text=True)
-    storage = dataclasses.replace(config.storage, url=checked)
-    origins = {**config.origins, "storage.url": f"env {var} (storage.url_env)"}
-    return dataclasses.replace(config, storage=storage, origins=origins)
+    """`storage.url_env = "DATABASE_URL"` (or `redis.url_env`): the URL is that variable's value,
+    checked like the `url` key itself."""
+    for section in ("storage", "redis"):
+        var = getattr(config, section).url_env
+        if not var:
+            continue
+        url = env.get(var, "")
+        if not url:
+            raise ConfigError(f"{section}.url_env", var, f"names {var}, which is not set in the environment")
+        checked = _checked(section, "url", url, f"{section}.url (from {var})", text=True)
+        changed = dataclasses.replace(getattr(config, section), url=checked)
+        origins = {**config.origins, f"{section}.url": f"env {var} ({section}.url_env)"}
+        config = dataclasses.replace(config, **{section: changed}, origins=origins)
+    return config
 
 
 def _read_secrets(config: Config, env: Mapping[str, str]) -> Secrets:
@@ -473,4 +533,5 @@ def _read_secrets(config: Config, env: Mapping[str, str]) -> Secrets:
         slack_bot_token=env.get(config.slack.bot_token_env, ""),
         slack_app_token=env.get(config.slack.app_token_env, ""),
         slack_signing_secret=env.get(config.slack.signing_secret_env, ""),
+        redis_password=env.get(config.redis.password_env, ""),
     )

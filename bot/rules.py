@@ -9,7 +9,7 @@ A field's metadata (written with `option`) carries a one-line doc and its rules:
     schemes         a URL with one of these schemes and a valid port (empty allowed if the default is)
     path            a file system path: no part longer than the system allows
     max_len         longest string or list item (default 256); lists hold at most 1,000 items
-    choices_each    the allowed items of a list
+    choices_each    the allowed items of a list (`pattern` on a list applies to each item)
     setting         also a per-channel `/gpt2 set` key
 
 The config file and environment (`bot.config`) and `/gpt2 set` (`bot.settings`) both call `check`
@@ -72,7 +72,9 @@ def describe(kind: Any, rules: Mapping[str, Any], *, bool_words: str = "true or 
         return bool_words
     if typing.get_origin(kind) is tuple:
         items = rules.get("choices_each")
-        return f"a list of {'items from: ' + ', '.join(items) if items else 'strings'}"
+        if items:
+            return f"a list of items from: {', '.join(items)}"
+        return f"a list of {rules.get('allowed', 'strings')}"
     if kind in (int, float):
         lo, hi = format_number(rules["lo"]), format_number(rules["hi"])
         if rules.get("lo_open"):
@@ -181,6 +183,8 @@ def _check_list(value: Any, rules: Mapping[str, Any]) -> tuple[str, ...]:
     if allowed and any(v not in allowed for v in items):
         raise Invalid(f"allowed items: {', '.join(allowed)}")
     item_rules = {"max_len": rules.get("max_len", MAX_LEN)}
+    if "pattern" in rules:  # each item must match it
+        item_rules.update(pattern=rules["pattern"], allowed=rules["allowed"])
     for item in items:
         try:
             _check_string(item, item_rules)

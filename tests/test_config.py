@@ -44,6 +44,9 @@ def all_keys() -> list[tuple[str, str, Any, dataclasses.Field[Any]]]:
 KEYS = all_keys()
 IDS = [f"{section}.{key}" for section, key, _, _ in KEYS]
 
+# The same for lists: the first whose items the key's rules accept.
+LIST_CANDIDATES = (("alpha", "beta gamma"), ("1", "0"))
+
 # Candidates for a string key's non-default value: the first its rules accept is used, so a new
 # key is covered without touching this test (a key none fits fails below, asking for a candidate).
 STRING_CANDIDATES = (
@@ -55,6 +58,7 @@ STRING_CANDIDATES = (
     "http://127.0.0.1:8080/api/",
     "ws://127.0.0.1:8081/",
     "postgresql+asyncpg://bot@127.0.0.1:5433/bot",
+    "redis://127.0.0.1:6379/1",
     "a pirate who loves tea",
 )
 
@@ -68,7 +72,7 @@ def other_value(kind: Any, field: dataclasses.Field[Any]) -> tuple[str, Any]:
         value = rules["hi"] if default != rules["hi"] else rules["lo"]
         return str(value), kind(value)
     if typing.get_origin(kind) is tuple:
-        items = tuple(rules.get("choices_each", ())) or ("alpha", "beta gamma")
+        items = tuple(rules.get("choices_each", ())) or next(c for c in LIST_CANDIDATES if _fits(c, kind, rules))
         return ",".join(items), items
     for candidate in rules.get("choices", ()) or STRING_CANDIDATES:
         try:
@@ -77,6 +81,14 @@ def other_value(kind: Any, field: dataclasses.Field[Any]) -> tuple[str, Any]:
         except Invalid:
             continue
     raise AssertionError(f"no candidate value fits {field.name}'s rules; add one to STRING_CANDIDATES")
+
+
+def _fits(value: Any, kind: Any, rules: Any) -> bool:
+    try:
+        check(value, kind, rules)
+    except Invalid:
+        return False
+    return True
 
 
 def bad_value(kind: Any, field: dataclasses.Field[Any]) -> str:
@@ -125,18 +137,24 @@ def test_every_key_has_a_doc_and_rules_that_describe_it() -> None:
 
 
 # Keys whose other value is only valid together with another key's.
-COMPANIONS = {("inference", "backend"): {"GPT2BOT_INFERENCE__BASE_URL": "http://127.0.0.1:8000/v1"}}
+COMPANIONS = {
+    ("inference", "backend"): {"GPT2BOT_INFERENCE__BASE_URL": "http://127.0.0.1:8000/v1"},
+    ("discord", "shard_ids"): {"GPT2BOT_DISCORD__SHARD_COUNT": "2"},
+    ("redis", "url_env"): {"MY_VAR": "redis://127.0.0.1:6379/1"},
+}
 
 
 @pytest.mark.parametrize(("section", "key", "kind", "field"), KEYS, ids=IDS)
 def test_every_key_can_be_set_from_its_environment_variable(section: str, key: str, kind: Any, field: Any) -> None:
     var = env_var(section, key)
     text, expected = other_value(kind, field)
-    config = load_config(None, environ={**BASE_ENV, **COMPANIONS.get((section, key), {}), var: text})
+    companions = {**BASE_ENV, **COMPANIONS.get((section, key), {})}
+    config = load_config(None, environ={**companions, var: text})
     assert getattr(getattr(config, section), key) == expected
     assert config.origins[f"{section}.{key}"] == f"env {var}"
     if typing.get_origin(kind) is tuple:  # lists also as JSON
-        assert getattr(getattr(load_config(None, environ={var: json.dumps(list(expected))}), section), key) == expected
+        as_json = load_config(None, environ={**companions, var: json.dumps(list(expected))})
+        assert getattr(getattr(as_json, section), key) == expected
 
 
 @pytest.mark.parametrize(("section", "key", "kind", "field"), KEYS, ids=IDS)
@@ -197,6 +215,23 @@ def test_storage_url_from_the_variable_storage_url_env_names() -> None:
     assert "hunter2" not in str(info.value) and "bot:***@db" in str(info.value)
 
 
+def test_shards_of_several_processes() -> None:
+    config = load_config(None, environ={"GPT2BOT_DISCORD__SHARD_COUNT": "4", "GPT2BOT_DISCORD__SHARD_IDS": "2,3"})
+    assert config.discord.shard_count == 4 and config.discord.shard_numbers == (2, 3)
+
+
+def test_redis_url_and_password_from_the_environment() -> None:
+    env = {"GPT2BOT_REDIS__URL_ENV": "REDIS_URL", "REDIS_URL": "redis://:hunter2@cache:6379/2", "REDIS_PASSWORD": "pw"}
+    config = load_config(None, environ=env)
+    assert config.redis.url == "redis://:hunter2@cache:6379/2"
+    assert config.origins["redis.url"] == "env REDIS_URL (redis.url_env)"
+    assert config.secrets.redis_password == "pw" and "pw" not in repr(config)
+    with pytest.raises(ConfigError, match="names REDIS_URL, which is not set"):
+        load_config(None, environ={"GPT2BOT_REDIS__URL_ENV": "REDIS_URL"})
+    with pytest.raises(ConfigError, match=r"redis\.password_env"):
+        load_config(None, environ={"GPT2BOT_REDIS__PASSWORD": "pw"})
+
+
 @pytest.mark.parametrize(
     ("toml", "key", "allowed"),
     [
@@ -222,6 +257,13 @@ def test_storage_url_from_the_variable_storage_url_env_names() -> None:
         ("[discord]\ntoken_env = ''", "discord.token_env", "an environment variable name"),
         (f"[model]\nname = '{'a' * 300}'", "model.name", "no part longer than 255 bytes"),
         ("[logging]\nformat = 'xml'", "logging.format", "text, json"),
+        ("[discord]\nshard_ids = [0]", "discord.shard_ids", "needs discord.shard_count"),
+        ("[discord]\nshard_count = 2\nshard_ids = [0, 2]", "discord.shard_ids", "different shard numbers from 0 to 1"),
+        ("[discord]\nshard_count = 2\nshard_ids = [1, 1]", "discord.shard_ids", "different shard numbers from 0 to 1"),
+        ("[discord]\nshard_count = 2\nshard_ids = ['one']", "discord.shard_ids", "each item: allowed: shard numbers"),
+        ("[discord]\nshard_count = 2\nshards = 'auto'", "discord.shards", "leave it at none when discord.shard_count"),
+        ("[redis]\nurl = 'http://127.0.0.1:6379'", "redis.url", "redis://host:6379/0"),
+        ("[redis]\nkey_prefix = 'a b'", "redis.key_prefix", "letters, digits"),
     ],
 )
 def test_bad_values_name_key_value_and_allowed(tmp_path: Path, toml: str, key: str, allowed: str) -> None:
