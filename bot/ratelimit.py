@@ -1,63 +1,71 @@
-"""Token buckets per user and per channel, so one person or one room can't hog the model."""
+"""Per-user and per-channel rate limits, so one person or one room can't hog the model.
+
+Each limit is "at most N chat messages in any minute" (a moving window), kept by the `limits`
+library: in this process (`MemoryStorage`) when the bot runs alone, or in Redis (`RedisStorage`,
+built by `storage.redis_store`) when several bot processes share the work, so a user's messages
+count the same whichever process receives them.
+
+A refusal costs nothing: every window is tested before any is charged. Two processes racing for
+a window's last place can both pass the test; the loser is refused by the charge itself (the
+library's atomic check-and-add), and only then may one window it passed before keep a charge
+for a message that was refused. While the storage is unreachable the limits are not applied
+(answering beats refusing everyone); that is logged, at most once a minute.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
 
-__all__ = ["RateLimiter", "TokenBucket"]
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
 
-_MAX_KEYS = 50_000
+__all__ = ["RateLimiter"]
 
+log = logging.getLogger(__name__)
 
-@dataclass
-class TokenBucket:
-    capacity: float
-    per_second: float
-    tokens: float
-    updated: float
-
-    def take(self, now: float) -> float:
-        """Take one token; 0.0 if allowed, else seconds until one is available."""
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_second)
-        self.updated = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return 0.0
-        return (1.0 - self.tokens) / self.per_second
+_WARN_EVERY_S = 60.0
+_KINDS = ("user", "channel")
 
 
 class RateLimiter:
-    """`per_minute` messages per key, refilled continuously; 0 turns a limit off."""
+    """`per_minute` messages per user and per channel; 0 turns a limit off."""
 
-    def __init__(self, user_per_minute: int, channel_per_minute: int, clock: Callable[[], float] = time.monotonic):
-        self._limits = {"user": user_per_minute, "channel": channel_per_minute}
-        self._buckets: OrderedDict[tuple[str, str], TokenBucket] = OrderedDict()
-        self._clock = clock
+    def __init__(
+        self, user_per_minute: int, channel_per_minute: int, storage: Storage | None = None, *, window_s: int = 60
+    ) -> None:
+        self._storage = storage if storage is not None else MemoryStorage()
+        self._window = MovingWindowRateLimiter(self._storage)
+        limits = dict(zip(_KINDS, (user_per_minute, channel_per_minute), strict=True))
+        self._items: dict[str, RateLimitItem] = {
+            kind: RateLimitItemPerSecond(amount, window_s) for kind, amount in limits.items() if amount > 0
+        }
+        self._warned = -_WARN_EVERY_S
 
-    def check(self, user_key: str, channel_key: str) -> float:
-        """0.0 if this message may go ahead, else the seconds to wait. A refusal costs nothing."""
-        now = self._clock()
-        keys = [("user", user_key), ("channel", channel_key)]
-        buckets = [self._bucket(kind, key, now) for kind, key in keys if self._limits[kind] > 0]
-        waits = [b.take(now) for b in buckets]
-        wait = max(waits, default=0.0)
-        if wait > 0:  # give back what the allowed buckets took
-            for bucket, took in zip(buckets, waits, strict=True):
-                if took == 0.0:
-                    bucket.tokens += 1.0
-        return wait
+    async def check(self, user_key: str, channel_key: str) -> float:
+        """0.0 if this message may go ahead (and it is counted), else the seconds to wait."""
+        keys = [(kind, key) for kind, key in zip(_KINDS, (user_key, channel_key), strict=True) if kind in self._items]
+        try:
+            for kind, key in keys:
+                if not await self._window.test(self._items[kind], kind, key):
+                    return await self._wait(kind, key)
+            for kind, key in keys:
+                if not await self._window.hit(self._items[kind], kind, key):
+                    return await self._wait(kind, key)
+        except StorageError as exc:
+            self._warn(exc)
+        return 0.0
 
-    def _bucket(self, kind: str, key: str, now: float) -> TokenBucket:
-        bucket = self._buckets.get((kind, key))
-        if bucket is None:
-            per_minute = float(self._limits[kind])
-            bucket = TokenBucket(per_minute, per_minute / 60.0, per_minute, now)
-            self._buckets[(kind, key)] = bucket
-            if len(self._buckets) > _MAX_KEYS:
-                self._buckets.popitem(last=False)
-        else:
-            self._buckets.move_to_end((kind, key))
-        return bucket
+    async def _wait(self, kind: str, key: str) -> float:
+        """Seconds until the oldest message in `key`'s full window leaves it (at least a little)."""
+        stats = await self._window.get_window_stats(self._items[kind], kind, key)
+        return max(stats.reset_time - time.time(), 0.1)
+
+    def _warn(self, exc: StorageError) -> None:
+        now = time.monotonic()
+        if now - self._warned >= _WARN_EVERY_S:
+            self._warned = now
+            cause = exc.storage_error
+            log.warning("rate limits not applied: their storage failed (%s: %s)", type(cause).__name__, cause)

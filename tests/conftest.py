@@ -4,6 +4,10 @@ PostgreSQL: tests marked `postgres` use GPT2BOT_TEST_POSTGRES_URL (default
 postgresql+asyncpg://postgres@127.0.0.1:5432/test) and run in a database of their own.
 Where no server answers they skip with the reason, unless GPT2BOT_REQUIRE_POSTGRES=1
 (set by .ci/run), which turns the skip into a failure.
+
+Redis: tests that take `redis_space` use GPT2BOT_TEST_REDIS_URL (default
+redis://127.0.0.1:6379/0) under a key prefix of their own, deleted afterwards; they skip where
+no server answers, unless GPT2BOT_REQUIRE_REDIS=1 (set by .ci/run).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +31,8 @@ if TYPE_CHECKING:
 
 POSTGRES_URL = os.environ.get("GPT2BOT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("GPT2BOT_REQUIRE_POSTGRES", "") not in ("", "0")
+REDIS_URL = os.environ.get("GPT2BOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REQUIRE_REDIS = os.environ.get("GPT2BOT_REQUIRE_REDIS", "") not in ("", "0")
 
 
 @pytest.fixture(scope="session")
@@ -111,6 +118,45 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     """An empty database on SQLite and on PostgreSQL (each test runs on both)."""
     async with empty_database(request.param, tmp_path) as url:
         yield url
+
+
+@dataclass(frozen=True)
+class RedisSpace:
+    """A Redis server and a key prefix no other test uses."""
+
+    url: str
+    prefix: str
+
+
+@asynccontextmanager
+async def redis_prefix() -> AsyncIterator[RedisSpace]:
+    """The test Redis and a fresh key prefix; the keys under it are deleted afterwards."""
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        await client.aclose()
+        reason = f"Redis not reachable at {REDIS_URL}: {exc}"
+        if REQUIRE_REDIS:
+            pytest.fail(reason + " (GPT2BOT_REQUIRE_REDIS is set)")
+        pytest.skip(reason)
+    prefix = f"gpt2bot-test-{uuid.uuid4().hex[:12]}"
+    try:
+        yield RedisSpace(REDIS_URL, prefix)
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.fixture
+async def redis_space() -> AsyncIterator[RedisSpace]:
+    async with redis_prefix() as space:
+        yield space
 
 
 @pytest.fixture
