@@ -114,6 +114,8 @@ def _require_packages(config: Config, command: str) -> None:
         _need(("slack_bolt", "slack_sdk"), "slack", problem)
     if command in ("chat", "run", "db") and config.storage.url.startswith("postgresql"):
         _need(("asyncpg",), "postgres", "storage.url is a PostgreSQL URL but asyncpg is not installed")
+    if command in ("chat", "run") and config.redis.url:
+        _need(("redis",), "redis", "redis.url is set but the redis package is not installed")
     if command in ("chat", "run") and "profanity_check" in config.safety.classifiers:
         _need(("profanity_check",), "classifiers", "safety.classifiers names profanity_check, which is not installed")
 

@@ -25,7 +25,7 @@ from bot.commands import CommandRunner
 from bot.config import Config
 from bot.errors import AdapterError, ModelLoadError
 from bot.events import Adapter
-from bot.handler import ChatHandler
+from bot.handler import REPLY_MARGIN_S, ChatHandler
 from bot.health import HealthServer, Readiness
 from bot.history import History
 from bot.inbox import Inbox, keep_leases
@@ -41,15 +41,27 @@ from bot.safety.policy import Preset
 from bot.safety.service import Safety
 from bot.shutdown import Signals, drain
 from bot.store import Store
+from bot.turns import SharedTurns, Turns
 from storage.database import open_database, problem
 from storage.inbox import SqlInbox
 from storage.repository import SqlStore
 from storage.safety_repo import SqlSafetyStore
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from bot.inference.remote import RemoteGenerator
 
-__all__ = ["Services", "build_generator", "build_store", "fit_memory", "run_chat", "run_platforms", "start_health"]
+__all__ = [
+    "Services",
+    "build_generator",
+    "build_redis",
+    "build_store",
+    "fit_memory",
+    "run_chat",
+    "run_platforms",
+    "start_health",
+]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +78,7 @@ class Services:
     inbox: Inbox
     handler: ChatHandler
     safety: Safety | None = None
+    redis: Redis | None = None  # several processes share rate limits and conversation locks through it
     _leases: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
@@ -74,9 +87,13 @@ class Services:
         swaps in `demo` if the model can't load."""
         err = err or sys.stderr
         store = await build_store(config)  # a database the bot cannot use stops it before the slow model load
+        redis = None
         try:
+            redis = await build_redis(config)  # so does a Redis it cannot use
             queue, tokenizer, loaded = await build_generator(config, demo_fallback, err)
         except BaseException:
+            if redis is not None:
+                await redis.aclose()
             await store.close()
             raise
         inbox = SqlInbox(store.engine, lease=LEASE, keep=timedelta(hours=config.storage.seen_events_hours))
@@ -84,9 +101,9 @@ class Services:
         history = History(store, transcript)
         safety = _safety(config, SqlSafetyStore(store.engine, retention_days=config.safety.retention_days))
         runner = CommandRunner(config, store, queue, history, safety=safety)
-        limiter = RateLimiter(config.ratelimit.user_per_minute, config.ratelimit.channel_per_minute)
-        handler = ChatHandler(config, store, queue, history, runner, limiter, safety)
-        services = cls(config, loaded, queue, store, inbox, handler, safety)
+        limiter, turns = _sharing(config, redis, inbox)
+        handler = ChatHandler(config, store, queue, history, runner, limiter, safety, turns)
+        services = cls(config, loaded, queue, store, inbox, handler, safety, redis)
         services._leases = asyncio.create_task(keep_leases(inbox, LEASE.total_seconds() / 3), name="inbox-leases")
         return services
 
@@ -98,6 +115,8 @@ class Services:
         await self.queue.stop()
         if self.safety is not None:
             self.safety.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.store.close()
         log.info("stopped: inference queue and database closed")
 
@@ -149,6 +168,33 @@ async def build_store(config: Config) -> SqlStore:
         max_messages=config.storage.max_messages_per_channel,
         max_age_days=config.storage.max_age_days,
     )
+
+
+async def build_redis(config: Config) -> Redis | None:
+    """A checked Redis client when `redis.url` is set (several processes), else None."""
+    if not config.redis.url:
+        return None
+    from storage.redis_store import open_redis  # imports the optional `redis`
+
+    client = await open_redis(config.redis.url, config.secrets.redis_password)
+    log.info("redis: rate limits and conversation turns are shared with the other bot processes")
+    return client
+
+
+def _sharing(config: Config, redis: Redis | None, inbox: SqlInbox) -> tuple[RateLimiter, Turns | None]:
+    """The rate limiter and the conversation turns: in this process, or shared through Redis and the inbox."""
+    section = config.ratelimit
+    if redis is None:
+        return RateLimiter(section.user_per_minute, section.channel_per_minute), None
+    from storage.redis_locks import RedisLocks
+    from storage.redis_store import limits_storage
+
+    prefix = config.redis.key_prefix
+    limiter = RateLimiter(
+        section.user_per_minute, section.channel_per_minute, limits_storage(redis, config.redis.url, prefix)
+    )
+    patience = timedelta(seconds=config.inference.timeout_s + REPLY_MARGIN_S)  # how long any message may take
+    return limiter, SharedTurns(inbox, RedisLocks(redis, prefix), patience)
 
 
 async def run_chat(config: Config, *, channel: str, user: str) -> None:
@@ -280,6 +326,8 @@ async def start_health(config: Config) -> HealthServer | None:
     readiness = Readiness()
     readiness.set("model", "loading")
     readiness.set("database", "opening")
+    if config.redis.url:
+        readiness.set("redis", "connecting")
     for platform in _configured_platforms(config):
         readiness.set(platform, "connecting")
     server = HealthServer(config.health, readiness, metrics.REGISTRY)
@@ -296,6 +344,11 @@ def watch_services(health: HealthServer | None, services: Services) -> None:
     store = services.store
     if isinstance(store, SqlStore):
         health.readiness.add("database", lambda: problem(store.engine))
+    redis = services.redis
+    if redis is not None:
+        from storage.redis_store import redis_problem
+
+        health.readiness.add("redis", lambda: redis_problem(redis))
 
 
 def mark_ready(health: HealthServer | None, platform: str) -> None:

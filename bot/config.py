@@ -317,7 +317,8 @@ class DiscordSection:
             allowed = "needs discord.shard_count, the number of shards across all processes"
             raise ConfigError("discord.shard_ids", list(self.shard_ids), allowed)
         if any(shard >= self.shard_count for shard in ids) or len(set(ids)) < len(ids):
-            allowed = f"different shard numbers from 0 to {self.shard_count - 1} (discord.shard_count = {self.shard_count})"
+            count = self.shard_count
+            allowed = f"different shard numbers from 0 to {count - 1} (discord.shard_count = {count})"
             raise ConfigError("discord.shard_ids", list(self.shard_ids), allowed)
 
     @property

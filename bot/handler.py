@@ -6,8 +6,9 @@ its traceback while the user gets a short apology without exception text. Cancel
 (shutdown) is the one thing that goes through: the user's turn then stays stored and
 unanswered, for the inbox to hand out again.
 
-Each conversation answers one message at a time, in order: the reply is generated, sent,
-and stored (only once it reached the platform) before the next message's prompt is built.
+Each conversation answers one message at a time, in order (`bot.turns`, across processes too):
+the reply is generated, sent, and stored (only once it reached the platform) before the next
+message's prompt is built.
 Every message ends — with a reply, "busy", a refusal or an apology — within
 `inference.timeout_s` plus `REPLY_MARGIN_S` of arriving, whatever hangs.
 """
@@ -19,7 +20,7 @@ import dataclasses
 import logging
 import secrets
 import time
-from collections import defaultdict
+from collections import Counter
 
 from bot import messages, metrics
 from bot.commands import CommandRunner
@@ -35,6 +36,7 @@ from bot.prompt import SPEAKER_STOP, Prompt
 from bot.ratelimit import RateLimiter
 from bot.settings import ChannelSettings, for_channel
 from bot.store import Store
+from bot.turns import LocalTurns, Turns
 
 __all__ = ["BOT_AUTHOR_ID", "REPLY_MARGIN_S", "ChatHandler"]
 
@@ -62,6 +64,7 @@ class ChatHandler:
         commands: CommandRunner,
         limiter: RateLimiter,
         guard: Guard | None = None,
+        turns: Turns | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -70,8 +73,8 @@ class ChatHandler:
         self._commands = commands
         self._limiter = limiter
         self._guard = guard
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._in_line: defaultdict[str, int] = defaultdict(int)  # holding or waiting for the lock
+        self._turns = turns or LocalTurns()  # SharedTurns when several processes share the conversations
+        self._in_line: Counter[str] = Counter()  # this process's messages holding or waiting for their turn
 
     # --- Core --------------------------------------------------------------------------
 
@@ -131,7 +134,7 @@ class ChatHandler:
             await _send(outbox, self._reply(event, messages.input_too_long(limit), ReplyKind.REFUSAL))
             return
         user_key = f"{event.where.platform}:{event.author.id}"
-        wait = 0.0 if event.author.is_moderator else self._limiter.check(user_key, event.where.key)
+        wait = 0.0 if event.author.is_moderator else await self._limiter.check(user_key, event.where.key)
         if wait > 0:
             await _send(outbox, self._reply(event, messages.rate_limited(wait), ReplyKind.BUSY))
             return
@@ -154,18 +157,16 @@ class ChatHandler:
             await self._answer_in_turn(event, text, screen, outbox, deadline)
         finally:
             self._in_line[key] -= 1
-            if self._in_line[key] == 0:  # nobody holds or waits for this lock any more
+            if self._in_line[key] == 0:
                 del self._in_line[key]
-                del self._locks[key]
 
     async def _answer_in_turn(
         self, event: Event, text: str, screen: Screen | None, outbox: Outbox, deadline: float
     ) -> None:
         """Wait for the conversation's earlier messages, then store, generate, send, store."""
-        lock = self._locks[event.where.key]
         try:
             async with asyncio.timeout_at(deadline):
-                await lock.acquire()
+                turn = await self._turns.take(event.where, event.message_id)
         except TimeoutError:  # earlier messages took all the time: keep what was said, apologise
             await self._history.add_user_turn(event.where, event.author, text, event.message_id)
             log.warning("message %s in %s waited too long for its turn", event.message_id, event.where.key)
@@ -180,7 +181,7 @@ class ChatHandler:
                 return
             await self._deliver(event, answer, outbox)
         finally:
-            lock.release()
+            await turn.release()
 
     async def _generate_in_time(
         self, event: Event, settings: ChannelSettings, screen: Screen | None, outbox: Outbox, deadline: float

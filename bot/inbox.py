@@ -10,6 +10,9 @@ Leases make this safe with several processes: a claim holds the event for `lease
 while the process lives, see `keep_leases`); a redelivery of an event whose lease is live is
 a duplicate, one whose lease ran out (its process died) is taken over. An event claimed
 `MAX_ATTEMPTS` times without being answered is given up (it may be what crashes the bot).
+The inbox also orders each conversation: `ahead` counts a message's predecessors still
+pending, which `bot.turns.SharedTurns` waits out before the message's turn.
+
 One narrow window remains: a reply delivered just before a crash, in the milliseconds before
 `done`, is answered again after the restart.
 """
@@ -51,8 +54,14 @@ class Delivery:
 class Inbox(Protocol):
     """Implemented by `storage.inbox.SqlInbox` (and `MemoryInbox`, its in-memory twin)."""
 
-    async def claim(self, key: str, platform: str, route: Mapping[str, Any]) -> Claim:
-        """Make the event durable and take it for this process, or say it is a duplicate."""
+    async def claim(
+        self, key: str, platform: str, route: Mapping[str, Any], *, conversation: str = "", message_id: str = ""
+    ) -> Claim:
+        """Make the event durable and take it for this process, or say it is a duplicate.
+
+        A chat message names its `conversation` (`ChannelRef.key`) and `message_id`
+        (`Event.message_id`): several processes then answer a conversation's messages in
+        the order their events arrived (`bot.turns.SharedTurns`, through `ahead`)."""
         ...
 
     async def done(self, key: str) -> None:
@@ -70,6 +79,11 @@ class Inbox(Protocol):
 
     async def renew(self) -> None:
         """Extend the leases of every event this process holds; forget old answered ones."""
+        ...
+
+    async def ahead(self, conversation: str, message_id: str, since: datetime) -> int:
+        """Pending events of `conversation` received after `since` and before `message_id`'s own
+        (before now when it has none), that message's other events aside: what it waits for."""
         ...
 
 

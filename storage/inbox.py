@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Insert, delete, select, update
+from sqlalchemy import Insert, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -45,7 +45,9 @@ class SqlInbox:
         self._keep = keep  # how long answered keys are remembered (redeliveries come within minutes)
         self.owner = owner or secrets.token_hex(8)
 
-    async def claim(self, key: str, platform: str, route: Mapping[str, Any]) -> Claim:
+    async def claim(
+        self, key: str, platform: str, route: Mapping[str, Any], *, conversation: str = "", message_id: str = ""
+    ) -> Claim:
         now = self._now()
         values = {
             "key": key[:200],
@@ -56,6 +58,8 @@ class SqlInbox:
             "owner": self.owner,
             "lease_until": now + self._lease,
             "attempts": 1,
+            "conversation": conversation[:200],
+            "message_id": message_id[:64],
         }
         async with self._sessions.begin() as session:
             inserted = await session.scalar(self._insert(values).returning(InboxRow.key))
@@ -110,6 +114,28 @@ class SqlInbox:
             await session.execute(
                 delete(InboxRow).where(InboxRow.state != PENDING, InboxRow.received_at < now - self._keep)
             )
+
+    async def ahead(self, conversation: str, message_id: str, since: datetime) -> int:
+        """Pending events of `conversation` received after `since` and before `message_id`'s
+        own event (before now, when it has none), other than that message's own events."""
+        where = (InboxRow.conversation == conversation[:200], InboxRow.state == PENDING)
+        async with self._sessions() as session:
+            mine = (
+                await session.execute(
+                    select(InboxRow.received_at, InboxRow.key)
+                    .where(*where, InboxRow.message_id == message_id[:64])
+                    .order_by(InboxRow.received_at, InboxRow.key)
+                    .limit(1)
+                )
+            ).first()
+            at, key = (mine[0], mine[1]) if mine is not None else (self._now(), "\uffff")
+            earlier = (InboxRow.received_at < at) | ((InboxRow.received_at == at) & (InboxRow.key < key))
+            count = await session.scalar(
+                select(func.count())
+                .select_from(InboxRow)
+                .where(*where, InboxRow.message_id != message_id[:64], InboxRow.received_at >= since, earlier)
+            )
+        return int(count or 0)
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -121,6 +121,8 @@ class _Entry:
     owner: str = ""
     lease_until: datetime = field(default_factory=lambda: datetime.now(UTC))
     attempts: int = 1
+    conversation: str = ""
+    message_id: str = ""
 
 
 class MemoryInbox:
@@ -139,11 +141,16 @@ class MemoryInbox:
         self.owner = secrets.token_hex(8)
         self.entries: dict[str, _Entry] = {}
 
-    async def claim(self, key: str, platform: str, route: Mapping[str, Any]) -> Claim:
+    async def claim(
+        self, key: str, platform: str, route: Mapping[str, Any], *, conversation: str = "", message_id: str = ""
+    ) -> Claim:
         now = self._now()
         entry = self.entries.get(key)
         if entry is None:
-            self.entries[key] = _Entry(platform, dict(route), now, owner=self.owner, lease_until=now + self._lease)
+            lease_until = now + self._lease
+            entry = _Entry(platform, dict(route), now, owner=self.owner, lease_until=lease_until)
+            entry.conversation, entry.message_id = conversation, message_id
+            self.entries[key] = entry
             return Claim.NEW
         return Claim.RETRY if self._take_over(entry, now) else Claim.DUPLICATE
 
@@ -175,6 +182,18 @@ class MemoryInbox:
                 entry.lease_until = now + self._lease
             elif entry.state != "pending" and entry.received_at < now - self._keep:
                 del self.entries[key]
+
+    async def ahead(self, conversation: str, message_id: str, since: datetime) -> int:
+        pending = sorted(
+            (entry.received_at, key, entry)
+            for key, entry in self.entries.items()
+            if entry.conversation == conversation and entry.state == "pending"
+        )
+        mine = next(((at, key) for at, key, entry in pending if entry.message_id == message_id), None)
+        position = mine or (self._now(), "\uffff")
+        return sum(
+            1 for at, key, entry in pending if entry.message_id != message_id and at >= since and (at, key) < position
+        )
 
     def _take_over(self, entry: _Entry, now: datetime) -> bool:
         if entry.state != "pending" or entry.lease_until >= now or entry.attempts >= MAX_ATTEMPTS:

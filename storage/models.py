@@ -121,6 +121,7 @@ class InboxRow(Base):
         Index("ix_inbox_state_platform_lease_until", "state", "platform", "lease_until"),
         Index("ix_inbox_owner", "owner"),
         Index("ix_inbox_received_at", "received_at"),
+        Index("ix_inbox_conversation_state_received_at", "conversation", "state", "received_at"),
     )
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -131,6 +132,8 @@ class InboxRow(Base):
     owner: Mapped[str] = mapped_column(String(40))
     lease_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer)
+    conversation: Mapped[str] = mapped_column(String(200), default="", server_default="")  # ChannelRef.key
+    message_id: Mapped[str] = mapped_column(String(64), default="", server_default="")  # Event.message_id
 
 
 class SafetyPolicyRow(Base):

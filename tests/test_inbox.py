@@ -137,6 +137,32 @@ async def test_two_processes_racing_for_orphans_split_them(inboxes: Factory) -> 
     assert sorted(keys) == sorted(f"e{n}" for n in range(20))  # each exactly once
 
 
+async def test_a_message_waits_for_the_pending_events_of_its_conversation_that_arrived_before_it(
+    inboxes: Factory,
+) -> None:
+    one, two = inboxes(), inboxes()
+    since = CLOCK.now - timedelta(minutes=5)
+    await one.claim("slack:A", "slack", {}, conversation="slack:T:C", message_id="1.1")
+    CLOCK.advance(timedelta(milliseconds=5))
+    await two.claim("slack:B", "slack", {}, conversation="slack:T:C", message_id="1.2")
+    await two.claim("slack:B2", "slack", {}, conversation="slack:T:C", message_id="1.2")  # the same message again
+    await two.claim("slack:X", "slack", {}, conversation="slack:T:other", message_id="1.0")
+    assert await one.ahead("slack:T:C", "1.1", since) == 0  # A is first
+    assert await two.ahead("slack:T:C", "1.2", since) == 1  # B waits for A, not for its own second event
+    assert await two.ahead("slack:T:C", "9.9", since) == 3  # no event of its own: after everything pending
+    await one.done("slack:A")
+    assert await two.ahead("slack:T:C", "1.2", since) == 0
+
+
+async def test_a_message_stops_waiting_for_events_that_could_not_be_answered_in_time(inboxes: Factory) -> None:
+    one = inboxes()
+    await one.claim("slack:A", "slack", {}, conversation="slack:T:C", message_id="1.1")  # its process died
+    CLOCK.advance(timedelta(minutes=3))
+    await one.claim("slack:B", "slack", {}, conversation="slack:T:C", message_id="1.2")
+    assert await one.ahead("slack:T:C", "1.2", CLOCK.now - timedelta(minutes=5)) == 1
+    assert await one.ahead("slack:T:C", "1.2", CLOCK.now - timedelta(minutes=2)) == 0
+
+
 async def test_recover_hands_orphans_to_the_adapter_and_keeps_going() -> None:
     inbox = MemoryInbox(lease=LEASE)  # real time: release puts the lease in the past
     for key in ("a", "b", "c"):

@@ -52,6 +52,13 @@ def test_cli_db_upgrade_and_model_info(tmp_path: Path) -> None:
     assert "max_batch: 64 of 64 configured; KV cache: up to 64 slots x 2 MB = 134 MB" in result.stdout
 
 
+def test_a_redis_the_bot_cannot_use_stops_it_at_start_in_one_line(tmp_path: Path) -> None:
+    result = run_cli(["chat"], tmp_path, stdin="hello\n", GPT2BOT_REDIS__URL="redis://:hunter2@127.0.0.1:1/0")
+    line = one_line_error(result, "gpt2bot: config error: redis.url = 'redis://:***@127.0.0.1:1/0': cannot use Redis: ")
+    assert "connecting to 127.0.0.1:1" in line and "hunter2" not in line
+    assert "DEMO" not in result.stderr  # stopped before the model loads
+
+
 def test_version(tmp_path: Path) -> None:
     result = run_cli(["--version"], tmp_path)
     assert result.returncode == 0 and result.stdout.strip() == "gpt2bot 0.1.0"
@@ -169,6 +176,12 @@ sys.meta_path.insert(0, Missing())
             ["run"],
             {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"},
             "gpt2bot: SLACK_BOT_TOKEN is set but slack-bolt is not installed: pip install 'gpt2bot[slack]'",
+        ),
+        (
+            "redis",
+            ["chat"],
+            {"GPT2BOT_REDIS__URL": "redis://127.0.0.1:1/0"},
+            "gpt2bot: redis.url is set but the redis package is not installed: pip install 'gpt2bot[redis]'",
         ),
         (
             "asyncpg",
