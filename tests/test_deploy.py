@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from bot import metrics
-from bot.config import env_var, sections
+from bot.config import Config, env_var, sections
 from bot.config import load_config as load
 from bot.health import HealthServer, Readiness
 from bot.inference.types import QueueStats
@@ -90,6 +90,40 @@ def test_compose_gpu_profile_points_the_bot_at_vllm(docker_config: dict[str, str
     assert environment["GPT2BOT_INFERENCE__BASE_URL"] == "http://vllm:8000/v1"
     assert environment["GPT2BOT_MODEL__NAME"] == "gpt2-medium"  # vLLM's --served-model-name
     assert services["bot-gpu"]["depends_on"]["vllm"]["condition"] == "service_healthy"
+
+
+def test_compose_scale_profile_runs_several_bots_on_one_database_and_redis(docker_config: dict[str, str]) -> None:
+    env = {**docker_config, "REDIS_PASSWORD": "redis-password", "GPT2BOT_REPLICAS": "3", "DISCORD_TOKEN": "d"}
+    result = compose(env, "--profile", "scale", "config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    bots = ["bot-scale", "discord-shard-0", "discord-shard-1"]
+    assert set(services) == {"db", "migrate", "vllm", "redis", "slack-lb", *bots}
+    assert services["bot-scale"]["deploy"]["replicas"] == 3 and "ports" not in services["bot-scale"]
+    assert any(p["published"] == "3000" and p["target"] == 3000 for p in services["slack-lb"]["ports"])
+    assert services["slack-lb"]["volumes"][0]["source"] == str(ROOT / "deploy" / "haproxy.cfg")
+    assert services["redis"]["environment"]["REDISCLI_AUTH"] == "redis-password"  # --requirepass, from the env
+    assert "--requirepass" in services["redis"]["command"][-1]
+    shards = []
+    for name in bots:
+        environment = services[name]["environment"]
+        assert environment["GPT2BOT_REDIS__URL"] == "redis://redis:6379/0"
+        assert environment["REDIS_PASSWORD"] == "redis-password"
+        assert environment["GPT2BOT_INFERENCE__BASE_URL"] == "http://vllm:8000/v1"
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+        config = load(None, environ={k: v or "" for k, v in environment.items()})  # every process starts
+        assert config.redis.url and config.storage.url.startswith("postgresql+asyncpg://")
+        shards.append((config.discord.shard_count, config.discord.shard_numbers, bool(config.secrets.discord_token)))
+    assert shards == [(0, (), False), (2, (0,), True), (2, (1,), True)]  # Slack only, then each shard once
+
+
+def test_the_slack_load_balancer_checks_the_bots_readiness() -> None:
+    cfg = (ROOT / "deploy" / "haproxy.cfg").read_text()
+    image = Config()  # the image sets the health endpoint on 0.0.0.0:9090 and Slack on 0.0.0.0:3000
+    assert "option httpchk GET /readyz" in cfg and "bind :3000" in cfg
+    assert re.search(r"server-template bot 1-\d+ bot-scale:3000 check port 9090 ", cfg)
+    assert image.health.port == 9090 and image.slack.port == 3000
+    assert "retry-on conn-failure empty-response 503" in cfg  # a draining bot answers 503
 
 
 def test_compose_refuses_to_start_without_a_database_password(docker_config: dict[str, str]) -> None:
