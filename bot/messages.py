@@ -38,6 +38,7 @@ __all__ = [
     "safety_log_line",
     "safety_show",
     "safety_test",
+    "safety_test_too_long",
     "safety_unknown",
     "safety_usage",
     "setting_changed",
@@ -230,6 +231,10 @@ def safety_test(direction: str, action: str, categories: str, rules: str, scores
         f"{direction}: {action}\n  categories: {categories or '-'}\n  rules: {rules or '-'}\n"
         f"  scores: {scores or '-'}\n  would post: {text}"
     )
+
+
+def safety_test_too_long(length: int, limit: int) -> str:
+    return f"That text is {length} characters long; `safety test` checks at most {limit}. Try a shorter excerpt."
 
 
 def safety_log_line(when: str, ref: str, direction: str, action: str, categories: str, user: str) -> str:

@@ -25,6 +25,7 @@ from bot.safety.normalise import normalise
 from bot.safety.pii import detect_pii, detect_secrets
 from bot.safety.policy import EffectivePolicy
 from bot.safety.rules import WordLists, scan_words
+from bot.safety.spans import Spans
 
 __all__ = ["Checker", "Verdict", "apply_spans", "new_ref"]
 
@@ -52,14 +53,15 @@ class Verdict:
 
 def apply_spans(text: str, hits: Sequence[Hit]) -> str:
     """Replace each hit's span by its mark; earlier (higher-priority) hits win overlaps."""
-    chosen: list[Hit] = []
-    for hit in hits:
-        if hit.span and not any(c.span and c.span[0] < hit.span[1] and hit.span[0] < c.span[1] for c in chosen):
-            chosen.append(hit)
-    for hit in sorted(chosen, key=lambda h: h.span[0] if h.span else 0, reverse=True):
+    taken = Spans()
+    chosen = [hit for hit in hits if hit.span and hit.span[1] > hit.span[0] and taken.claim(*hit.span)]
+    pieces: list[str] = []
+    pos = 0
+    for hit in sorted(chosen, key=lambda h: h.span[0] if h.span else 0):
         assert hit.span is not None
-        text = text[: hit.span[0]] + hit.mark + text[hit.span[1] :]
-    return text
+        pieces += [text[pos : hit.span[0]], hit.mark]
+        pos = hit.span[1]
+    return "".join([*pieces, text[pos:]])
 
 
 class Checker:
@@ -71,8 +73,8 @@ class Checker:
     def scan(self, text: str, words: WordLists, allowed_domains: frozenset[str]) -> list[Hit]:
         # span-bearing detectors first, most important marks first (they win overlaps)
         hits = detect_secrets(text) + detect_pii(text) + detect_mentions(text)
-        hits += detect_links(text, allowed_domains) + scan_words(text, words)
         norm = normalise(text)
+        hits += detect_links(text, allowed_domains) + scan_words(text, words, norm)
         hits += detect_hate(norm) + detect_harms(norm)
         for clf in self._classifiers:
             try:
@@ -104,7 +106,8 @@ class Checker:
                 continue
             fired.append(category)
             action = max(action, step)
-        ordered = [h for h in hits if h in to_apply]
+        applied = {id(h) for h in to_apply}
+        ordered = [h for h in hits if id(h) in applied]
         rule_ids = tuple(dict.fromkeys(h.rule for h in hits if h.category in fired))
         return Verdict(
             action=action,

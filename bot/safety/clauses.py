@@ -7,11 +7,11 @@ from a small window of tokens, which keeps a check well under a millisecond.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from bot.safety import lexicon as lx
 
-__all__ = ["Role", "Sentence", "negated", "role_of", "sentences"]
+__all__ = ["MAX_TOKENS", "Role", "Sentence", "negated", "role_of", "sentences"]
 
 _ENDS = frozenset(".?!;\n")
 _CLAUSE_STOP = frozenset(",:;.?!\n") | {"but", "while", "although", "though", "because"}
@@ -132,7 +132,13 @@ class Sentence:
         return False
 
 
-def sentences(tokens: tuple[str, ...]) -> list[Sentence]:
+MAX_TOKENS = 64  # a longer run without a sentence end is cut: every detector reads short windows
+
+
+@lru_cache(maxsize=64)  # the hate and harm detectors split the same tokens
+def sentences(tokens: tuple[str, ...]) -> tuple[Sentence, ...]:
+    """Sentences (quotes do not end one), each at most `MAX_TOKENS` long, so the work per
+    sentence is bounded and a check stays linear in the length of the text."""
     out: list[Sentence] = []
     cur: list[str] = []
     quoted: list[bool] = []
@@ -148,9 +154,12 @@ def sentences(tokens: tuple[str, ...]) -> list[Sentence]:
             continue
         cur.append(tok)
         quoted.append(inside)
+        if len(cur) == MAX_TOKENS:
+            out.append(Sentence(tuple(cur), tuple(quoted)))
+            cur, quoted = [], []
     if cur:
         out.append(Sentence(tuple(cur), tuple(quoted)))
-    return out
+    return tuple(out)
 
 
 def negated(tokens: tuple[str, ...], p: int, window: int = 8) -> bool:

@@ -20,9 +20,10 @@ from bot.safety.policy import FLOOR, PolicyConfig, Preset, Scope
 from bot.safety.service import Safety
 from bot.safety.store import scope_keys
 
-__all__ = ["MAX_LOG", "run_command"]
+__all__ = ["MAX_LOG", "MAX_TEST_CHARS", "run_command"]
 
 MAX_LOG = 50
+MAX_TEST_CHARS = 2000  # like bot.max_input_chars' default: a dry run is no way around the input limit
 _CATEGORIES = ", ".join(c.value for c in Category)
 _WORKSPACE_WORDS = ("workspace", "server", "guild")
 
@@ -133,6 +134,8 @@ async def _show(safety: Safety, where: ChannelRef) -> str:
 async def _test(safety: Safety, where: ChannelRef, text: str) -> str:
     if not text:
         raise CommandError(messages.safety_usage(_CATEGORIES))
+    if len(text) > MAX_TEST_CHARS:
+        raise CommandError(messages.safety_test_too_long(len(text), MAX_TEST_CHARS))
     policy = await safety.policy(where)
     out = []
     for d in Direction:  # a dry run: nothing is logged

@@ -16,6 +16,8 @@ it. A reclaimed slur scores 0.15 (the word rules still censor it where policy sa
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from bot.safety import lexicon as lx
 from bot.safety.categories import Category, Hit
 from bot.safety.clauses import INTENT, Role, Sentence, negated, role_of, sentences
@@ -65,6 +67,11 @@ _INSULT_AFTER_COLOUR = frozenset(
 
 def group_positions(tokens: tuple[str, ...]) -> list[int]:
     """Where a protected group is named ("women", "trans people", "the disabled", "female trash")."""
+    return list(_group_positions(tokens))
+
+
+@lru_cache(maxsize=256)  # asked several times per sentence
+def _group_positions(tokens: tuple[str, ...]) -> tuple[int, ...]:
     out: list[int] = []
     for i, t in enumerate(tokens):
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
@@ -83,7 +90,7 @@ def group_positions(tokens: tuple[str, ...]) -> list[int]:
                 insult = False
             if nxt in lx.ABLE_HEADS or insult or nxt == "neck" or the_adj:
                 out.append(i)
-    return out
+    return tuple(out)
 
 
 def _targets(s: Sentence, near_group: bool) -> list[int]:

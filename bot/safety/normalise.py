@@ -16,12 +16,14 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
+
+import regex
 
 from bot.safety import lexicon as lx
 
-__all__ = ["Normalised", "fold", "normalise"]
+__all__ = ["MAX_WORD", "Normalised", "fold", "mid_run", "normalise", "word_forms"]
 
 _HOMOGLYPHS = str.maketrans(
     "аеорсухіјѕԁɡһӏᴏοαρτικνυεχβμ",  # Cyrillic and Greek look-alikes (lower case after fold)
@@ -94,7 +96,25 @@ _CONTRACTION_RE = re.compile(
     r"\b(can't|cannot|won't|i'm|it's|that's|he's|she's|there's|what's|let's)|(n't|'re|'ll|'ve|'d|'s)\b"
 )
 _TOKEN_RE = re.compile(r"'s\b|[a-z0-9@$!*+|]*[a-z][a-z0-9@$!*+|]*|[a-z0-9@$!*+|]+|[\"“”.?!,;:\n]")
-_SPACED_RE = re.compile(r"\b(?:[a-z0-9@$!*](?:[ .\-_*]{1,2}|$)){3,}")
+# Letters spaced out: three or more units of one character and one or two separators.
+# Linear on any input: a run can only start where no run is under way, and the possessive
+# quantifiers never give back what they took (no backtracking inside a run).
+_UNIT = "[a-z0-9@$!*]"
+_SEP = r"[ .\-_*]"
+
+
+def mid_run(unit: str, sep: str) -> str:
+    """Lookbehind alternatives that say "a spaced run is already under way here" (one
+    character unit, itself at the start or after a separator, then one or two separators)."""
+    starts = (f"^{unit}{sep}", f"^{unit}{sep}{sep}", f"{sep}{unit}{sep}", f"{sep}{unit}{sep}{sep}")
+    return ")(?<!".join(starts)
+
+
+_MID = mid_run(_UNIT, _SEP)
+_SPACED_RE = re.compile(
+    rf"(?<!{_MID})\b{_UNIT}(?!{_UNIT})(?:{_SEP}{{1,2}}+{_UNIT}(?!{_UNIT})){{2,}}+(?:{_SEP}{{1,2}}+)?"
+)
+MAX_WORD = 40  # longer "words" are never split or repaired (no real obfuscation is longer)
 _REPEAT_RE = re.compile(r"(.)\1{2,}")
 _BOUNDARY = frozenset('.?!,;:\n"')
 
@@ -110,10 +130,12 @@ class Normalised:
         return " ".join(self.tokens)
 
 
+_FORMAT = regex.compile(r"\p{Cf}+")  # zero-width and other format characters
+
+
 def fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'").replace("‘", "'")
-    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
-    return text.translate(_HOMOGLYPHS)
+    return str(_FORMAT.sub("", text)).translate(_HOMOGLYPHS)
 
 
 @cache
@@ -166,7 +188,8 @@ _GLUE = (
     )
     | lx.ABLE_HEADS
 )
-_CAMEL = re.compile(r"[A-Za-z]*[a-z][A-Z][A-Za-z]*")
+_LETTERS = re.compile(r"(?<![A-Za-z])[A-Za-z]++")  # whole runs of ASCII letters, each looked at once
+_HUMP = re.compile(r"[a-z][A-Z]")
 _CAMEL_CUT = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
@@ -206,9 +229,14 @@ def _split(word: str) -> list[str] | None:
     return None
 
 
+@lru_cache(maxsize=16384)
+def _repair_cached(word: str) -> tuple[str, ...]:
+    return tuple(_repair(word))
+
+
 def _repair(word: str) -> list[str]:
     """Best guess at what an unknown word meant; returns one or two words."""
-    if _known(word):
+    if len(word) > MAX_WORD or _known(word):
         return [word]
     if "8" in word and word.replace("8", "ate").isalpha():  # rebus: "h8" → hate
         return _repair(word.replace("8", "ate"))
@@ -287,9 +315,11 @@ def _uncamel(text: str) -> str:
 
     def cut(m: re.Match[str]) -> str:
         word = m.group(0)
-        return word if _known(word.lower()) else _CAMEL_CUT.sub(" ", word)
+        if len(word) > MAX_WORD or not _HUMP.search(word) or _known(word.lower()):
+            return word
+        return _CAMEL_CUT.sub(" ", word)
 
-    return _CAMEL.sub(cut, text)
+    return _LETTERS.sub(cut, text)
 
 
 def normalise(text: str) -> Normalised:
@@ -309,5 +339,16 @@ def normalise(text: str) -> Normalised:
             tokens.append(tok)
 
         else:
-            tokens.extend(_repair(tok.rstrip("!") or tok))
+            tokens.extend(_repair_cached(tok.rstrip("!") or tok))
     return Normalised(raw=text, folded=folded, tokens=tuple(tokens))
+
+
+@lru_cache(maxsize=8192)
+def word_forms(chunk: str) -> tuple[str, ...]:
+    """What one folded, space-free chunk of text reads as, word by word ("sh1t" → shit,
+    "muslimscum" → muslim scum); cached, since chat repeats its words."""
+    forms: list[str] = []
+    for tok in _TOKEN_RE.findall(chunk):
+        if tok not in _BOUNDARY and tok != "'s" and not tok.isdigit():
+            forms.extend(_repair_cached(tok.rstrip("!") or tok))
+    return tuple(forms)

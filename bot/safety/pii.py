@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from bot.safety.categories import Category, Hit
+from bot.safety.spans import Spans
 
 __all__ = ["detect_pii", "detect_secrets", "luhn_ok"]
 
@@ -78,12 +79,11 @@ def detect_secrets(text: str) -> list[Hit]:
 
 def detect_pii(text: str) -> list[Hit]:
     hits: list[Hit] = []
-    taken: list[tuple[int, int]] = []
+    taken = Spans()
 
     def add(rule: str, m: re.Match[str], mark: str, score: float = 1.0, group: int = 0) -> None:
         start, end = m.start(group), m.end(group)
-        if not any(a < end and start < b for a, b in taken):
-            taken.append((start, end))
+        if taken.claim(start, end):
             hits.append(Hit(Category.PII, score, rule, (start, end), mark))
 
     for m in _EMAIL.finditer(text):
