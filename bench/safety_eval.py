@@ -40,12 +40,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from safety_hatecheck import Case, load_cases
 from safety_sets import (
+    SWEEP_FIXTURE,
     chat_right,
     chatterbot_lines,
     load_chat,
     load_pii,
     pii_right,
     sweep,
+    sweep_fixture_lines,
     sweep_words,
 )
 
@@ -300,7 +302,7 @@ def chatterbot_report(checker: Checker) -> None:
     SUMMARY.append(("chatterbot-corpus", str(len(lines)), line))
 
 
-def sweep_report(checker: Checker, n_words: int) -> None:
+def sweep_report(checker: Checker, n_words: int, write: bool) -> None:
     try:
         words = sweep_words(n_words)
     except ModuleNotFoundError:
@@ -316,6 +318,10 @@ def sweep_report(checker: Checker, n_words: int) -> None:
         print(f"    {w}: {' '.join(notes)}")
     line = f"{len(blocks)} blocked, {len(acted)} acted on (flag/censor/redact/block, either direction)"
     print(line)
+    if write:
+        header = "# wordfreq's most frequent English words that the checker acts on (tests/test_safety_sweep.py)\n"
+        SWEEP_FIXTURE.write_text(header + "".join(f"{x}\n" for x in sweep_fixture_lines(acted)), encoding="utf-8")
+        print(f"wrote {SWEEP_FIXTURE}")
     SUMMARY.append((f"{len(words)} frequent words", str(len(words)), line))
 
 
@@ -353,6 +359,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--per-functionality", action="store_true", help="held-out accuracy per functionality / kind")
     ap.add_argument("--dev-errors", action="store_true", help="list the dev cases the detector gets wrong")
     ap.add_argument("--sweep-words", type=int, default=50_000, help="how many frequent words to sweep (0 = skip)")
+    ap.add_argument("--write-sweep", action="store_true", help="rewrite the sweep fixture from this run")
     args = ap.parse_args(argv)
     checker = Checker()
     for preset in (Preset.STANDARD, Preset.STRICT):
@@ -365,7 +372,7 @@ def main(argv: list[str] | None = None) -> None:
     pii_report(checker)
     chatterbot_report(checker)
     if args.sweep_words:
-        sweep_report(checker, args.sweep_words)
+        sweep_report(checker, args.sweep_words, args.write_sweep)
     timing_report(checker)
     summary()
     if log_lines:

@@ -24,7 +24,9 @@ from bot.safety.categories import Action
 
 __all__ = [
     "FIXTURES",
+    "SWEEP_FIXTURE",
     "SWEEP_FRAME",
+    "SWEEP_REASONS",
     "ChatCase",
     "PiiCase",
     "chat_right",
@@ -33,12 +35,22 @@ __all__ = [
     "load_pii",
     "pii_right",
     "sweep",
+    "sweep_fixture_lines",
     "sweep_words",
 ]
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests/fixtures/safety"
 # The frame the frequent-word sweep puts each word in: a plain sentence that mentions it.
 SWEEP_FRAME = 'I looked up the word "{}" in the dictionary.'
+SWEEP_FIXTURE = FIXTURES / "sweep_acted.tsv"
+# Why a frequent word may be acted on in the sweep ("direction:action:category" → reason).
+# Anything else (and any block) is a false positive to fix, not to list.
+SWEEP_REASONS = {
+    "output:censor:profanity": "a swear word or slur: the standard preset censors it in the bot's own posts",
+    "output:redact:link": "a domain name: the bot's own posts never carry links",
+    "input:flag:sexual": "an explicit sexual term: moderators see it flagged, nothing is blocked",
+    "output:flag:sexual": "an explicit sexual term: moderators see it flagged, nothing is blocked",
+}
 
 
 def _rows(name: str, columns: int) -> Iterator[list[str]]:
@@ -117,9 +129,18 @@ def sweep_words(n: int = 50_000) -> list[str]:
     return list(top_n_list("en", n))
 
 
+def sweep_fixture_lines(acted: dict[str, tuple[str, ...]]) -> list[str]:
+    """The fixture's lines: word, what was done (in either direction), why it is acceptable."""
+    lines = []
+    for word, notes in acted.items():
+        reasons = dict.fromkeys(SWEEP_REASONS.get(n, "UNJUSTIFIED") for n in notes)
+        lines.append(f"{word}\t{' '.join(notes)}\t{'; '.join(reasons)}")
+    return lines
+
+
 def sweep(checker: Checker, policy: EffectivePolicy, words: list[str]) -> dict[str, tuple[str, ...]]:
     """Each word the checker acts on in `SWEEP_FRAME`, in either direction →
-    ("input:flag:slur_hate", "output:censor:profanity", ...)."""
+    ("input:flag:sexual", "output:censor:profanity", ...), one note per category."""
     acted: dict[str, tuple[str, ...]] = {}
     for word in words:
         text = SWEEP_FRAME.format(word)
@@ -129,9 +150,10 @@ def sweep(checker: Checker, policy: EffectivePolicy, words: list[str]) -> dict[s
         notes = []
         for d in Direction:
             v = checker.decide(text, hits, policy, d)
-            if v.action is not Action.ALLOW:
-                cats = ",".join(sorted(c.value for c in v.categories))
-                notes.append(f"{d.value}:{v.action.name.lower()}:{cats}")
+            for c in sorted(v.categories, key=lambda c: c.value):
+                rule = policy.rule(c, d)
+                took = rule.action if v.scores[c] >= rule.threshold else Action.FLAG
+                notes.append(f"{d.value}:{took.name.lower()}:{c.value}")
         if notes:
             acted[word] = tuple(notes)
     return acted

