@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import statistics
 import subprocess
 import sys
 import time
@@ -333,16 +332,21 @@ def timing_report(checker: Checker) -> None:
     policy = resolve([], Preset.STANDARD)
     for t in texts[:50]:
         checker.check(t, policy, Direction.INPUT)  # warm caches (lexicons, vocabulary)
-    times = []
+    cpu, wall = [], []
     for t in texts:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         checker.check(t, policy, Direction.OUTPUT)
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    p95 = times[int(0.95 * (len(times) - 1))]
-    line = f"p50 {statistics.median(times):.2f} ms, p95 {p95:.2f} ms, max {times[-1]:.2f} ms"
-    print(f"\n## time per check ({len(times)} texts, one thread): {line}")
-    SUMMARY.append(("time per check, rules", str(len(times)), line))
+        cpu.append((time.thread_time() - start_cpu) * 1000)
+        wall.append((time.perf_counter() - start) * 1000)
+    line = f"CPU p50 {_p(cpu, 0.5):.2f} ms, p95 {_p(cpu, 0.95):.2f} ms, max {max(cpu):.2f} ms"
+    print(f"\n## time per check ({len(texts)} texts, one thread): {line}")
+    print(f"wall clock (includes waiting for a shared CPU): p50 {_p(wall, 0.5):.2f} ms, p95 {_p(wall, 0.95):.2f} ms")
+    SUMMARY.append(("time per check, rules (CPU)", str(len(texts)), line))
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[int(q * (len(ordered) - 1))]
 
 
 def summary() -> None:

@@ -1,9 +1,10 @@
 """Word rules in severity buckets, on the original text so hits can be censored in place.
 
 Buckets: slurs and strong swearing (profanity 0.9), mild swearing (profanity 0.4),
-explicit sexual words (sexual 0.9), and the words a guild or channel added (profanity
-1.0). Words on the allow list are never matched. Each chunk of text is normalised on
-its own (leetspeak, look-alikes, repeats, typos), and letters spaced out are joined.
+explicit sexual words (sexual 0.6: a word is flagged, content is `sexual.py`'s), and the
+words a guild or channel added (profanity 1.0). Words on the allow list are never
+matched. Each chunk of text is normalised on its own (leetspeak, look-alikes, repeats,
+typos), and letters spaced out are joined.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ def _classify(word: str, lists: WordLists, context: frozenset[str]) -> tuple[Cat
             return Category.PROFANITY, 0.9, "words.slur"
     if word in lx.PROFANITY_STRONG:
         return Category.PROFANITY, 0.9, "words.strong"
-    if word in lx.SEXUAL_EXPLICIT:
-        return Category.SEXUAL, 0.9, "words.sexual"
+    if word in lx.SEXUAL_EXPLICIT:  # a word, not content: flagged; `sexual.py` scores content
+        return Category.SEXUAL, 0.6, "words.sexual"
     if word in lx.PROFANITY_MILD:
         return Category.PROFANITY, 0.4, "words.mild"
     return Category.PROFANITY, 0.0, ""
