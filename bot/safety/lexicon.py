@@ -159,6 +159,9 @@ HOMONYM_CONTEXT: dict[str, frozenset[str]] = {
     "hoe": _w("garden tool tools weeds weed shed soil rake dig field"),
     "dyke": _w("flood flooding water built council sea river dutch embankment dam"),
     "queer": _w("feeling felt slightly rather notion strange odd somewhat"),
+    "homo": _w("sapiens erectus neanderthalensis habilis genus species hominid human humans evolution"),
+    "poof": _w("gone vanished disappeared magic just like and"),
+    "cripple": _w("economy debt network system sanctions bug outage costs business industry country"),
 }
 
 # --- derogation --------------------------------------------------------------------
@@ -285,13 +288,14 @@ PROFANITY_STRONG = _w(
 )
 PROFANITY_MILD = _w("damn dammit goddamn crap crappy piss pissed bloody bugger sod arse ass")
 SEXUAL_EXPLICIT = _w(
-    "porn porno pornography blowjob blowjobs handjob handjobs cum cumming cumshot orgasm "
-    "orgasms masturbate masturbating masturbation dildo dildos anal clit clitoris horny "
-    "nudes boner erection cunnilingus fellatio gangbang hentai milf threesome creampie "
-    "rimjob deepthroat bukkake squirt tits titties boobs jerking jerk jizz"
+    "porn porno pornography blowjob blowjobs handjob handjobs cumming cumshot orgasm "
+    "orgasms masturbate masturbating masturbation dildo dildos clit clitoris horny "
+    "nudes boner cunnilingus fellatio gangbang hentai milf threesome creampie "
+    "rimjob deepthroat bukkake tits titties boobs jizz sext sexting"
 )
 SEXUAL_AMBIG = _w(
-    "sex sexy naked nude dick dicks cock cocks pussy balls ass penis vagina breasts nipples suck strip stripping moan"
+    "sex sexy naked nude dick dicks cock cocks pussy balls ass penis vagina breasts nipples suck strip stripping moan "
+    "cum anal erection squirt jerk jerking"  # "cum laude", "anal retentive", "what a jerk"
 )
 THREAT_IRREGULAR = _w("shot hung beaten burnt slain struck")
 MINOR = _w(

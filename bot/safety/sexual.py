@@ -26,7 +26,7 @@ __all__ = ["detect_sexual"]
 
 _ACT = re.compile(
     r"\b(?:have sex|having sex|suck my|lick my|sit on my face|send (?:me )?nudes|send nudes|jerk(?:ing)? off|"
-    r"get laid|sleep with (?:me|you)|take (?:it|your clothes) off|make love|sext|sexting|"
+    r"get laid|sleep with (?:me|you)|take (?:it|your clothes) off|make love|"
     r"(?:want|wanna|going) to (?:fuck|bang|screw|rail) (?:you|u|me)|fuck (?:you|u) (?:so )?hard|"
     r"(?:see|show|touch|suck|lick|feel) (?:my|your) (?:dick|cock|pussy|tits|boobs|balls|ass|penis)|"
     r"(?:pic|pics|picture|pictures|photo|photos|nudes) of (?:your|ur) (?:tits|boobs|dick|cock|ass|pussy|body|"

@@ -172,7 +172,8 @@ def detect_harassment(s: Sentence) -> list[Hit]:
     toks, text = s.tokens, s.text
     for rx, score in _HARASS:
         m = rx.search(text)
-        if m and not negated(toks, text[: m.start()].count(" ")) and not s.reported(0):
+        at = min(text[: m.start()].count(" "), len(toks) - 1) if m else 0
+        if m and not negated(toks, at) and not s.reported(at):
             hits.append(Hit(Category.HARASSMENT, score, "harass.phrase", match=m.group(0)))
     for p, tok in enumerate(toks):  # "you are a worthless idiot", "you stupid ...", "you smelly virgin"
         if tok not in ("you", "u", "ur", "youre"):
