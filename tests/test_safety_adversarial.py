@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 N = 20_000
 CHECK_BOUND_S = 0.5
@@ -109,14 +110,15 @@ def shapes() -> dict[str, str]:
     return out
 
 
-def _patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
-    """Every compiled pattern held by a `bot.safety` module (also inside tuples)."""
+def _patterns() -> Iterator[tuple[str, Any]]:
+    """Every compiled pattern held by a `bot.safety` module (also inside tuples), and the
+    secret patterns taken from detect-secrets."""
     import importlib
     import pkgutil
 
     import bot.safety as pkg
 
-    def walk(name: str, value: object, depth: int = 0) -> Iterator[tuple[str, re.Pattern[str]]]:
+    def walk(name: str, value: object, depth: int = 0) -> Iterator[tuple[str, Any]]:
         if isinstance(value, re.Pattern):
             yield name, value
         elif isinstance(value, tuple | list) and depth < 3:
@@ -127,6 +129,10 @@ def _patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
         module = importlib.import_module(f"bot.safety.{info.name}")
         for attr, value in vars(module).items():
             yield from walk(f"{info.name}.{attr}", value)
+    from bot.safety.credentials import library_patterns
+
+    for rule, pattern in library_patterns():  # detect-secrets' patterns (RE2 or re)
+        yield f"detect-secrets {rule}", pattern
 
 
 def measure() -> None:
