@@ -104,11 +104,19 @@ class DiscordAdapter:
         self._ready = asyncio.Event()  # on_ready: every shard's servers arrived
         self._tasks: set[asyncio.Task[Any]] = set()
         self._saved_endpoints: tuple[str, yarl.URL] | None = None
+        self._paused = False
 
     @property
     def pending(self) -> int:
         """Messages and commands still being handled."""
         return len(self._tasks)
+
+    async def pause(self) -> None:
+        self._paused = True  # new messages and commands are no longer dispatched to the core
+
+    async def idle(self) -> None:
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -235,7 +243,7 @@ class DiscordAdapter:
 
     async def _on_message(self, message: discord.Message) -> None:
         client = self._client
-        if client is None or client.user is None:
+        if client is None or client.user is None or self._paused:
             return
         event = message_event(message, client.user, self._config)
         if event is None:
@@ -247,6 +255,8 @@ class DiscordAdapter:
             await outbox.close()  # a preview the core never replaced (e.g. `reset` cancelled it)
 
     async def _on_interaction(self, interaction: discord.Interaction) -> None:
+        if self._paused:
+            return
         data: Any = interaction.data or {}
         if interaction.type is discord.InteractionType.autocomplete:
             try:

@@ -56,26 +56,30 @@ class MessageOutbox:
         else:
             self._preview = await self._preview.edit(content=pieces[0], allowed_mentions=NO_MENTIONS)
 
-    async def send(self, reply: Reply) -> None:
+    async def send(self, reply: Reply) -> str | None:
         message = self._message
         pieces = render(reply)
         start = 0
+        first: str | None = None
         if self._preview is not None:
+            replaced = self._preview.id
             if reply.kind is ReplyKind.CHAT and pieces and await self._replace_preview(pieces[0]):
-                start = 1
+                start, first = 1, str(replaced)
             else:
                 await self.close()
         for index, piece in enumerate(pieces[start:], start):
             try:
                 if index == 0:  # the first piece is the reply; the rest continue it
-                    await message.channel.send(
+                    sent = await message.channel.send(
                         piece, reference=self._reference(reply.reply_to), allowed_mentions=NO_MENTIONS
                     )
+                    first = str(sent.id)
                 else:
                     await message.channel.send(piece, allowed_mentions=NO_MENTIONS)
             except discord.HTTPException as exc:
                 _log_failure("reply", message.channel.id, index, len(pieces), exc)
-                return
+                return first
+        return first
 
     async def _replace_preview(self, text: str) -> bool:
         preview, self._preview = self._preview, None
@@ -127,7 +131,7 @@ class InteractionOutbox:
             return False
         return True
 
-    async def send(self, reply: Reply) -> None:
+    async def send(self, reply: Reply) -> str | None:
         pieces = render(reply)
         for index, piece in enumerate(pieces):
             try:
@@ -137,7 +141,8 @@ class InteractionOutbox:
                     await self._interaction.response.send_message(piece, ephemeral=True, allowed_mentions=NO_MENTIONS)
             except discord.HTTPException as exc:
                 _log_failure("command answer", self._interaction.channel_id, index, len(pieces), exc)
-                return
+                return None
+        return ""
 
     def working(self) -> AbstractAsyncContextManager[None]:
         return nullcontext()  # the deferred response already shows "thinking…"

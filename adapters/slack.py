@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Mapping
-from typing import Any, Protocol
+from datetime import timedelta
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -32,8 +33,9 @@ from bot import messages
 from bot.config import Secrets, SlackSection
 from bot.errors import AdapterError
 from bot.events import Command, Core, Event
+from bot.inbox import Claim, Inbox
 
-__all__ = ["SeenEvents", "SlackAdapter"]
+__all__ = ["SlackAdapter"]
 
 log = logging.getLogger(__name__)
 
@@ -59,24 +61,26 @@ class _BoltNoise(logging.Filter):
 _BOLT_NOISE = _BoltNoise()
 
 
-class SeenEvents(Protocol):
-    """The part of the store this adapter needs: remember event ids (`bot.store.Store`)."""
-
-    async def first_time(self, event_key: str) -> bool:
-        """True the first time `event_key` is seen."""
-        ...
-
-
 class SlackAdapter:
     """Serves one Slack workspace; implements `bot.events.Adapter`."""
 
     name = "slack"
 
-    def __init__(self, config: SlackSection, secrets: Secrets, core: Core, seen: SeenEvents) -> None:
+    def __init__(
+        self,
+        config: SlackSection,
+        secrets: Secrets,
+        core: Core,
+        inbox: Inbox,
+        *,
+        recover_within: timedelta = timedelta(minutes=15),
+    ) -> None:
         self._config = config
         self._secrets = secrets
         self._core = core
-        self._seen = seen
+        self._inbox = inbox
+        self._recover_within = recover_within
+        self._paused = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopped = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
@@ -136,6 +140,13 @@ class SlackAdapter:
     async def wait(self) -> None:
         await self._stopped.wait()
 
+    async def pause(self) -> None:
+        self._paused = True  # HTTP: new requests get 503, so Slack retries them (elsewhere)
+
+    async def idle(self) -> None:
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
+
     async def stop(self) -> None:
         if self._runner is not None:
             runner, self._runner = self._runner, None
@@ -172,6 +183,8 @@ class SlackAdapter:
 
     async def _start_http(self, app: AsyncApp) -> None:
         async def handle(request: web.Request) -> web.Response:
+            if self._paused:
+                return web.Response(status=503, text="stopping", headers={"Retry-After": "1"})
             return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
 
         web_app = web.Application()
@@ -243,9 +256,19 @@ class SlackAdapter:
 
     async def _handle_message(self, event_id: str, message: Incoming) -> None:
         assert self._client is not None and self._people is not None
-        if not await self._first_time(f"slack:{event_id}"):
+        key = f"slack:{event_id}"
+        if not await self._claim(key):
             log.info("slack: event %s already handled; ignoring the redelivery", event_id)
             return
+        try:
+            await self._answer(message)
+        except asyncio.CancelledError:
+            await self._inbox.release(key)  # stopping: answered after the restart
+            raise
+        await self._inbox.done(key)
+
+    async def _answer(self, message: Incoming) -> None:
+        assert self._client is not None and self._people is not None
         author = await self._people.author(message.user)
         if author.is_bot:
             return
@@ -269,11 +292,11 @@ class SlackAdapter:
         finally:
             await outbox.close()
 
-    async def _first_time(self, key: str) -> bool:
+    async def _claim(self, key: str) -> bool:
         try:
-            return await self._seen.first_time(key)
+            return await self._inbox.claim(key, "slack", {}) is not Claim.DUPLICATE
         except Exception:  # answering twice beats never answering
-            log.exception("slack: the seen-events store failed; handling %s anyway", key)
+            log.exception("slack: the inbox failed; handling %s anyway", key)
             return True
 
     async def _handle_command(self, command: Mapping[str, Any]) -> None:

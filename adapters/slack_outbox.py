@@ -83,11 +83,11 @@ class ThreadOutbox:
             return
         await self._update(self._placeholder_ts, chunks[0])
 
-    async def send(self, reply: Reply) -> None:
+    async def send(self, reply: Reply) -> str | None:
         chunks = render(reply.text, self._limit)
         if not chunks:
             log.info("slack: empty %s reply in %s not sent", reply.kind.value, self._channel)
-            return
+            return None
         if reply.ephemeral:
             for chunk in chunks:
                 await self._client.chat_postEphemeral(
@@ -98,12 +98,15 @@ class ThreadOutbox:
                     parse="none",
                     link_names=False,
                 )
-            return
+            return ""
         first, rest = chunks[0], chunks[1:]
-        if not await self._fill_placeholder(first):
+        ts = await self._fill_placeholder(first)
+        if not ts:
             rest = chunks
         for chunk in rest:
-            await self._post(chunk)
+            posted = await self._post(chunk)
+            ts = ts or posted
+        return ts
 
     async def _post(self, text: str) -> str:
         """Post `text` in the thread; return the new message's ts."""
@@ -122,17 +125,17 @@ class ThreadOutbox:
         """Replace the text of our message `ts` in this channel."""
         await self._client.chat_update(channel=self._channel, ts=ts, text=text, parse="none", link_names=False)
 
-    async def _fill_placeholder(self, text: str) -> bool:
-        """Replace the waiting placeholder with `text`; False when there is none or it failed."""
+    async def _fill_placeholder(self, text: str) -> str:
+        """Replace the waiting placeholder with `text`: its ts, or "" when there is none or it failed."""
         ts, self._placeholder_ts = self._placeholder_ts, ""
         if not ts:
-            return False
+            return ""
         try:
             await self._update(ts, text)
         except SlackApiError as exc:  # e.g. someone deleted it: post the reply instead
             log.warning("slack: updating the placeholder in %s failed (%s)", self._channel, reason(exc))
-            return False
-        return True
+            return ""
+        return ts
 
     async def close(self) -> None:
         """Delete a placeholder that no reply replaced (the core chose not to answer)."""
@@ -169,12 +172,13 @@ class CommandOutbox:
     async def preview(self, text: str) -> None:
         """Command answers are not generated text: nothing to preview."""
 
-    async def send(self, reply: Reply) -> None:
+    async def send(self, reply: Reply) -> str | None:
         for chunk in render(reply.text, self._limit):
             if not await self._respond(chunk):
                 await self._client.chat_postEphemeral(
                     channel=self._channel, user=self._user, text=chunk, parse="none", link_names=False
                 )
+        return ""
 
     async def _respond(self, text: str) -> bool:
         if not self._response_url:

@@ -56,16 +56,11 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
 
 
 async def _db_upgrade(config: Config) -> None:
-    from storage.database import create_engine, head_revision, upgrade
+    from storage.database import head_revision, masked_url, open_database
 
-    engine = create_engine(config.storage.url)
-    try:
-        await upgrade(engine)
-    except OSError as exc:
-        raise ConfigError("storage.url", config.storage.url, f"cannot connect ({exc})") from None
-    finally:
-        await engine.dispose()
-    print(f"database at {config.storage.url} is at migration {head_revision()}")
+    engine = await open_database(config.storage.url, migrate=True)
+    await engine.dispose()
+    print(f"database at {masked_url(config.storage.url)} is at migration {head_revision()}")
 
 
 def _model_info(config: Config) -> None:
@@ -113,7 +108,7 @@ def _config(args: argparse.Namespace) -> Config:
 def _logging(config: Config, *, quiet: bool) -> None:
     level = logging.WARNING if quiet else getattr(logging, config.logging.level)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "urllib3", "discord.gateway", "transformers"):
+    for noisy in ("httpx", "urllib3", "discord.gateway", "transformers", "alembic"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 

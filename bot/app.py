@@ -1,35 +1,44 @@
 """Wiring: the only module that knows the concrete engine, storage and adapters.
 
-`Services` builds the model, engine, queue, store and handler from a `Config` and tears
-them down in reverse order. `run_chat` puts the console adapter in front of them;
-`run_platforms` starts every platform whose credentials are set.
+`Services` builds the model, engine, queue, store, inbox, safety and handler from a
+`Config` and tears them down in reverse order. `run_chat` puts the console adapter in
+front of them; `run_platforms` starts every platform whose credentials are set. Both run
+until their input ends, a platform connection fails, or SIGTERM/SIGINT asks them to stop,
+and then drain (`bot.shutdown`): no reply in progress is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TextIO
 
 from bot import messages
 from bot.commands import CommandRunner
 from bot.config import Config
-from bot.errors import AdapterError, ConfigError, ModelLoadError
+from bot.errors import AdapterError, ModelLoadError
 from bot.events import Adapter
-from bot.guard import Guard
 from bot.handler import ChatHandler
 from bot.history import History
+from bot.inbox import Inbox, keep_leases
 from bot.inference.engine import BatchEngine
 from bot.inference.memory import KvFit, fit_model
 from bot.inference.model import DEMO_MODEL, LoadedModel, load_model
 from bot.inference.queue import InferenceQueue
 from bot.prompt import Transcript
 from bot.ratelimit import RateLimiter
-from bot.safety.guard import build_guard
+from bot.safety.checker import Checker
+from bot.safety.classifiers import load_classifiers
+from bot.safety.policy import Preset
+from bot.safety.service import Safety
+from bot.shutdown import Signals, drain
 from bot.store import Store
-from storage.database import SchemaOutdated, check_schema, create_engine, is_sqlite, upgrade
+from storage.database import open_database
+from storage.inbox import SqlInbox
 from storage.repository import SqlStore
 from storage.safety_repo import SqlSafetyStore
 
@@ -38,19 +47,30 @@ __all__ = ["Services", "build_store", "fit_memory", "run_chat", "run_platforms"]
 log = logging.getLogger(__name__)
 
 
+LEASE = timedelta(seconds=30)  # an inbox claim lasts this long unless renewed (every third of it)
+
+
 @dataclass
 class Services:
     config: Config
     loaded: LoadedModel
     queue: InferenceQueue
     store: Store
+    inbox: Inbox
     handler: ChatHandler
+    safety: Safety | None = None
+    _leases: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(cls, config: Config, *, demo_fallback: bool = False, err: TextIO | None = None) -> Services:
         """Load the model and open the database; `demo_fallback` swaps in `demo` if the model can't load."""
         err = err or sys.stderr
-        loaded = await _load(config, demo_fallback, err)
+        store = await build_store(config)  # a database the bot cannot use stops it before the slow model load
+        try:
+            loaded = await _load(config, demo_fallback, err)
+        except BaseException:
+            await store.close()
+            raise
         if loaded.info.is_demo:
             err.write(messages.DEMO_BANNER + "\n")
             log.warning(messages.DEMO_WARNING)
@@ -70,86 +90,98 @@ class Services:
             cuda_graphs=config.inference.cuda_graphs,
             prefix_cache_bytes=fit.prefix_bytes,
         )
-        queue = InferenceQueue(engine, max_queue=config.inference.max_queue, timeout_s=config.inference.timeout_s)
+        section = config.inference
+        queue = InferenceQueue(
+            engine, max_queue=section.max_queue, timeout_s=section.timeout_s, max_wait_s=section.max_wait_s
+        )
         queue.start()
-        try:
-            store = await build_store(config)
-        except BaseException:
-            await queue.stop()
-            raise
+        inbox = SqlInbox(store.engine, lease=LEASE, keep=timedelta(hours=config.storage.seen_events_hours))
         transcript = Transcript(loaded.tokenizer, config.bot.name, loaded.info.n_positions)
         history = History(store, transcript)
-        guard = await _build_guard(config, SqlSafetyStore(store.engine, retention_days=config.safety.retention_days))
-        runner = CommandRunner(config, store, queue, history, safety=guard)
+        safety = _safety(config, SqlSafetyStore(store.engine, retention_days=config.safety.retention_days))
+        runner = CommandRunner(config, store, queue, history, safety=safety)
         limiter = RateLimiter(config.ratelimit.user_per_minute, config.ratelimit.channel_per_minute)
-        handler = ChatHandler(config, store, queue, history, runner, limiter, guard)
-        return cls(config, loaded, queue, store, handler)
+        handler = ChatHandler(config, store, queue, history, runner, limiter, safety)
+        services = cls(config, loaded, queue, store, inbox, handler, safety)
+        services._leases = asyncio.create_task(keep_leases(inbox, LEASE.total_seconds() / 3), name="inbox-leases")
+        return services
 
     async def stop(self) -> None:
+        if self._leases is not None:
+            self._leases.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leases
         await self.queue.stop()
+        if self.safety is not None:
+            self.safety.close()
         await self.store.close()
+        log.info("stopped: inference queue and database closed")
 
 
 async def build_store(config: Config) -> SqlStore:
     """SQLite is migrated at start; PostgreSQL must already be at the newest migration."""
-    engine = create_engine(config.storage.url)
-    try:
-        if is_sqlite(engine):
-            await upgrade(engine)
-        else:
-            await check_schema(engine)
-    except SchemaOutdated as exc:
-        await engine.dispose()
-        raise ConfigError("storage.url", config.storage.url, f"{exc}; run `python -m bot db upgrade`") from None
-    except OSError as exc:
-        await engine.dispose()
-        raise ConfigError("storage.url", config.storage.url, f"cannot connect ({exc})") from None
+    url = config.storage.url
+    engine = await open_database(url, migrate=url.startswith("sqlite"))
     return SqlStore(
         engine,
         max_messages=config.storage.max_messages_per_channel,
         max_age_days=config.storage.max_age_days,
-        seen_events_hours=config.storage.seen_events_hours,
     )
 
 
 async def run_chat(config: Config, *, channel: str, user: str) -> None:
-    """The console: stdin lines in, replies out, until end of input."""
+    """The console: stdin lines in, replies out, until end of input or a stop signal."""
     from adapters.console import ConsoleAdapter
 
     services = await Services.start(config, demo_fallback=True)
+    console = ConsoleAdapter(services.handler, bot_name=config.bot.name, channel=channel, user=user)
     try:
-        console = ConsoleAdapter(services.handler, bot_name=config.bot.name, channel=channel, user=user)
-        await console.start()
-        await console.wait()
+        await _serve(config, [console])
     finally:
         await services.stop()
 
 
 async def run_platforms(config: Config) -> None:
-    """Every platform with credentials (`require_credentials` first); returns when one of them stops."""
+    """Every platform with credentials (`require_credentials` first), until one of them stops
+    or a signal asks the bot to stop."""
     services = await Services.start(config)
-    adapters: list[Adapter] = []
     try:
-        adapters = _platform_adapters(config, services)
+        await _serve(config, _platform_adapters(config, services))
+    finally:
+        await services.stop()
+
+
+async def _serve(config: Config, adapters: list[Adapter]) -> None:
+    """Start `adapters`, run until one ends or SIGTERM/SIGINT, then drain them all."""
+    signals = Signals()
+    signals.install()
+    started: list[Adapter] = []
+    try:
         for adapter in adapters:
             await adapter.start()
+            started.append(adapter)
             log.info("%s adapter started", adapter.name)
-        waits = [asyncio.create_task(a.wait(), name=f"{a.name}-wait") for a in adapters]
-        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        for task in done:
-            if task.exception() is not None:
-                raise AdapterError(f"{task.get_name()}: {task.exception()}")
+        waits = [asyncio.create_task(a.wait(), name=f"{a.name}-wait") for a in started]
+        stop = asyncio.create_task(signals.requested.wait(), name="stop-signal")
+        done, _ = await asyncio.wait([*waits, stop], return_when=asyncio.FIRST_COMPLETED)
+        for task in [*waits, stop]:
+            if task not in done:
+                task.cancel()
+        failed = [t for t in done if t is not stop and t.exception() is not None]
+        await drain(started, config.bot.shutdown_grace_s)
+        started = []
+        if failed:
+            raise AdapterError(f"{failed[0].get_name()}: {failed[0].exception()}")
     finally:
-        for adapter in reversed(adapters):
+        for adapter in reversed(started):  # start-up failed or was cancelled half-way
             await adapter.stop()
-        await services.stop()
+        signals.uninstall()
 
 
 def _platform_adapters(config: Config, services: Services) -> list[Adapter]:
     adapters: list[Adapter] = []
     secrets = config.secrets
+    recover = timedelta(seconds=config.bot.recover_within_s)
     if secrets.discord_token:
         from adapters.discord import DiscordAdapter
 
@@ -157,7 +189,7 @@ def _platform_adapters(config: Config, services: Services) -> list[Adapter]:
     if secrets.slack_bot_token:
         from adapters.slack import SlackAdapter
 
-        adapters.append(SlackAdapter(config.slack, secrets, services.handler, services.store))
+        adapters.append(SlackAdapter(config.slack, secrets, services.handler, services.inbox, recover_within=recover))
     return adapters
 
 
@@ -185,8 +217,10 @@ async def _load(config: Config, demo_fallback: bool, err: TextIO) -> LoadedModel
         return await asyncio.to_thread(load_model, DEMO_MODEL, model.device, model.dtype)
 
 
-async def _build_guard(config: Config, safety_store: SqlSafetyStore) -> Guard | None:
-    if not config.safety.enabled:
+def _safety(config: Config, store: SqlSafetyStore) -> Safety | None:
+    section = config.safety
+    if not section.enabled:
         log.warning("SAFETY FILTERS ARE OFF (safety.enabled = false): input and output are not checked")
         return None
-    return await build_guard(config, safety_store)
+    checker = Checker(load_classifiers(section.classifiers, section.checkpoint))
+    return Safety(store, checker, default_preset=Preset(section.preset), log_content=section.log_content)

@@ -55,6 +55,16 @@ class BotSection:
         lo=0.0,
         hi=60.0,
     )
+    shutdown_grace_s: float = _opt(
+        20.0, "on SIGTERM/SIGINT, how long replies in progress may finish before they are cancelled", lo=0.0, hi=600.0
+    )
+    recover_within_s: float = _opt(
+        900.0,
+        "messages received but not answered (the bot was stopped or crashed) are answered after a restart "
+        "if they are at most this old (0 = never)",
+        lo=0.0,
+        hi=86_400.0,
+    )
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,12 @@ class InferenceSection:
         hi=256,
     )
     max_queue: int = _opt(256, "waiting requests beyond this are answered 'busy'", lo=1, hi=100_000)
+    max_wait_s: float = _opt(
+        30.0,
+        "answer 'busy' at once when a new request would wait longer than this to start (0 = off)",
+        lo=0.0,
+        hi=3600.0,
+    )
     timeout_s: float = _opt(120.0, "a request waiting + generating longer fails", lo=1.0, hi=3600.0)
     max_prefill_tokens: int = _opt(
         0, "prompt tokens prefilled per step while others wait (0 = auto: 4096 on GPU, 1024 on CPU)", lo=0, hi=65_536
@@ -115,7 +131,9 @@ class StorageSection:
     url: str = _opt("sqlite+aiosqlite:///gpt2bot.db", "SQLAlchemy async URL (sqlite+aiosqlite or postgresql+asyncpg)")
     max_messages_per_channel: int = _opt(500, "older turns are deleted", lo=10, hi=1_000_000)
     max_age_days: int = _opt(30, "turns older than this are deleted (0 = keep)", lo=0, hi=36_500)
-    seen_events_hours: int = _opt(24, "how long platform event ids are remembered", lo=1, hi=720)
+    seen_events_hours: int = _opt(
+        24, "how long answered platform event ids are remembered (redeliveries are ignored)", lo=1, hi=720
+    )
 
 
 @dataclass(frozen=True)

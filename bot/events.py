@@ -96,8 +96,12 @@ class Reply:
 class Outbox(Protocol):
     """How the core talks back for one event; each adapter implements it."""
 
-    async def send(self, reply: Reply) -> None:
-        """Deliver a reply (the adapter splits, escapes and neutralises mentions)."""
+    async def send(self, reply: Reply) -> str | None:
+        """Deliver a reply (the adapter splits, escapes and neutralises mentions, and retries
+        what the platform asks it to retry). Returns the platform id of the reply's first
+        message ("" where the platform gives none, as for ephemeral answers), or None when the
+        reply could not be delivered: the adapter has logged why and removed or replaced any
+        placeholder or preview. Never raises for platform failures."""
 
     def working(self) -> AbstractAsyncContextManager[None]:
         """Show that a reply is being generated (typing indicator, placeholder)."""
@@ -112,14 +116,27 @@ class Core(Protocol):
     """What adapters call: the platform-neutral bot (implemented by `bot.handler`)."""
 
     async def on_message(self, event: Event, outbox: Outbox) -> None:
-        """Decide whether to answer, generate, and send through `outbox`. Never raises."""
+        """Decide whether to answer, generate, and send through `outbox`. Never raises.
+        Cancelling it (shutdown) leaves the stored user turn unanswered, to be answered later."""
 
     async def on_command(self, command: Command, outbox: Outbox) -> None:
         """Run a `/gpt2 ...` command and send its answer through `outbox`. Never raises."""
 
+    async def on_message_edited(self, where: ChannelRef, message_id: str, text: str) -> None:
+        """Someone edited platform message `message_id` in `where`'s channel (any thread):
+        its stored turn takes the new text, checked like new input. Never raises."""
+
+    async def on_message_deleted(self, where: ChannelRef, message_id: str) -> None:
+        """Platform message `message_id` in `where`'s channel (any thread) was deleted: its
+        stored turn leaves the history, so it never reaches a prompt again. Never raises."""
+
 
 class Adapter(Protocol):
-    """A platform connection started and stopped by `bot.app`."""
+    """A platform connection started and stopped by `bot.app`.
+
+    Shutdown runs in three phases: `pause()` (take no new work), `idle()` awaited for at
+    most `bot.shutdown_grace_s` (in-flight replies finish), then `stop()`.
+    """
 
     name: str
 
@@ -129,5 +146,19 @@ class Adapter(Protocol):
     async def wait(self) -> None:
         """Return when the connection ends (closed, or failed after start)."""
 
+    @property
+    def pending(self) -> int:
+        """Messages and commands being handled right now."""
+        ...
+
+    async def pause(self) -> None:
+        """Stop taking new work; in-flight handlings go on. New requests are refused so the
+        platform redelivers them elsewhere where it can (Slack HTTP: 503), or not dispatched."""
+
+    async def idle(self) -> None:
+        """Return once no handling is in flight."""
+
     async def stop(self) -> None:
-        """Disconnect and release resources; safe to call twice."""
+        """Cancel what is still in flight (each cancelled reply replaces its placeholder or
+        preview with a short "restarting" note; its turn stays unanswered in the inbox),
+        disconnect and release resources; safe to call twice."""

@@ -5,10 +5,14 @@ its own shows it through `Outbox.preview`:
 
 * not before `interval_s` after the generation started, then at most once per `interval_s`
   (Discord and Slack allow about one edit a second), so a quick reply is never previewed;
-* only text the output check allows as it stands (`allows`), stripped, marked as unfinished;
+* only text the output check allows as it stands (`allows`), stripped, marked as unfinished.
+  Each check reads only what is new since the last text that passed, plus the sentence it
+  continues (at least `OVERLAP` characters back), so a reply costs about one full check
+  however often it is previewed;
 * one platform call at a time, always the latest text (lengths in between are skipped);
-* `close()` stops it and waits for a call in flight, so a late preview can never overwrite
-  the finished reply sent after it.
+* `close()` stops it and waits for a call in flight (at most `CLOSE_WAIT_S`, then cancels
+  it), so a late preview can never overwrite the finished reply sent after it, and a
+  platform's long rate-limit wait never holds up the conversation.
 
 A failing preview is logged and previewing stops; the reply itself is not affected.
 """
@@ -18,14 +22,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 from bot import messages
 from bot.events import Outbox
 
-__all__ = ["ReplyPreview"]
+__all__ = ["CLOSE_WAIT_S", "OVERLAP", "ReplyPreview", "check_window"]
 
 log = logging.getLogger(__name__)
+
+OVERLAP = 200  # characters of already-checked text each new check reads again, at least
+CLOSE_WAIT_S = 2.0
+_SENTENCE_END = re.compile(r"[.!?\n]")
+
+
+def check_window(text: str, checked: int) -> int:
+    """Where the check of `text` must start when `text[:checked]` passed: the start of the
+    sentence that runs across `checked`, or `OVERLAP` characters back if that is earlier."""
+    if checked <= 0:
+        return 0
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, checked)]
+    sentence = ends[-1] if ends else 0
+    return max(0, min(sentence, checked - OVERLAP))
+
 
 Allows = Callable[[str], Awaitable[bool]]
 
@@ -39,6 +59,7 @@ class ReplyPreview:
         self._next_at = loop.time() + interval_s
         self._latest = ""
         self._tried = ""  # the last text checked (shown or held back)
+        self._passed = ""  # the longest text that passed the check
         self._changed = asyncio.Event()
         self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -56,8 +77,13 @@ class ReplyPreview:
     async def close(self) -> None:
         """Stop previewing; returns once no preview call is in flight."""
         self._closing.set()
-        if self._task is not None:
-            await self._task
+        if self._task is None:
+            return
+        done, _ = await asyncio.wait({self._task}, timeout=CLOSE_WAIT_S)
+        if not done:
+            log.warning("a reply preview was still being shown after %.0f s; cancelled", CLOSE_WAIT_S)
+            self._task.cancel()
+            await asyncio.wait({self._task})
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -81,10 +107,13 @@ class ReplyPreview:
                 return
 
     async def _show(self, text: str) -> bool:
-        """Show `text` if the check allows it; False once closing."""
+        """Show `text` if the check allows it; False once closing or held back."""
         self._tried = text
-        if self._allows is not None and not await self._allows(text):
-            return not self._closing.is_set()  # held back; the next, longer text is checked again
+        if self._allows is not None:
+            checked = len(self._passed) if text.startswith(self._passed) else 0
+            if not await self._allows(text[check_window(text, checked) :]):
+                return not self._closing.is_set()  # held back; the next, longer text is checked again
+            self._passed = text
         if self._closing.is_set():
             return False
         await self._outbox.preview(messages.preview(text))

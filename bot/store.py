@@ -71,8 +71,25 @@ class Store(Protocol):
         """Set (or, with None, remove) an override; writes an audit row; returns the old value."""
         ...
 
-    async def add_message(self, where: ChannelRef, message: StoredMessage) -> None:
-        """Append a turn, committed before returning; applies retention."""
+    async def add_message(self, where: ChannelRef, message: StoredMessage) -> bool:
+        """Append a turn, committed before returning; applies retention. A turn whose
+        non-empty `message_id` this conversation already holds is not added again (an event
+        handled a second time after a restart): returns False then."""
+        ...
+
+    async def edit_message(self, where: ChannelRef, message_id: str, text: str) -> int:
+        """Replace the text of the turn(s) with this platform id in `where`'s channel and its
+        threads; returns how many changed."""
+        ...
+
+    async def delete_message(self, where: ChannelRef, message_id: str) -> int:
+        """Remove the turn(s) with this platform id in `where`'s channel and its threads;
+        returns how many were removed."""
+        ...
+
+    async def note_trimmed(self, where: ChannelRef) -> bool:
+        """True the first time this conversation's history no longer fits the window (since
+        its last reset): the moment to tell people."""
         ...
 
     async def recent_messages(self, where: ChannelRef, limit: int) -> list[StoredMessage]:
@@ -87,10 +104,6 @@ class Store(Protocol):
 
     async def audit_log(self, where: ChannelRef, limit: int) -> list[AuditEntry]:
         """The newest audit rows of the channel, newest first."""
-        ...
-
-    async def first_time(self, event_key: str) -> bool:
-        """True the first time a platform event id is seen (dedupe of redeliveries)."""
         ...
 
     async def close(self) -> None: ...

@@ -23,10 +23,10 @@ __all__ = [
     "AuditRow",
     "Base",
     "ChannelRow",
+    "InboxRow",
     "MessageRow",
     "ModerationEventRow",
     "SafetyPolicyRow",
-    "SeenEventRow",
     "SettingRow",
 ]
 
@@ -60,6 +60,7 @@ class ChannelRow(Base):
     thread: Mapped[str] = mapped_column(String(64), default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    trim_noticed: Mapped[bool] = mapped_column(Boolean, default=False)  # people were told history is trimmed
 
 
 class SettingRow(Base):
@@ -81,6 +82,7 @@ class MessageRow(Base):
     __table_args__ = (
         Index("ix_messages_channel_id_id", "channel_id", "id"),
         Index("ix_messages_created_at", "created_at"),
+        Index("ix_messages_channel_id_platform_message_id", "channel_id", "platform_message_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -111,14 +113,24 @@ class AuditRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class SeenEventRow(Base):
-    """Platform event ids already handled (Slack redelivers on timeouts)."""
+class InboxRow(Base):
+    """A platform event, stored before it was acknowledged, until it is answered (`bot.inbox`)."""
 
-    __tablename__ = "seen_events"
-    __table_args__ = (Index("ix_seen_events_seen_at", "seen_at"),)
+    __tablename__ = "inbox"
+    __table_args__ = (
+        Index("ix_inbox_state_platform_lease_until", "state", "platform", "lease_until"),
+        Index("ix_inbox_owner", "owner"),
+        Index("ix_inbox_received_at", "received_at"),
+    )
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    platform: Mapped[str] = mapped_column(String(16))
+    route: Mapped[dict[str, object]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(8))  # "pending" | "done" | "dropped"
+    owner: Mapped[str] = mapped_column(String(40))
+    lease_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer)
 
 
 class SafetyPolicyRow(Base):

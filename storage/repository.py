@@ -6,14 +6,15 @@ from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.events import Author, ChannelRef
 from bot.store import AuditEntry, ChannelState, Role, StoredMessage
 from storage.database import session_factory
-from storage.models import AuditRow, ChannelRow, MessageRow, SeenEventRow, SettingRow
+from storage.models import AuditRow, ChannelRow, MessageRow, SettingRow
 
 __all__ = ["SqlStore", "utc"]
 
@@ -32,13 +33,12 @@ class SqlStore:
         *,
         max_messages: int = 500,
         max_age_days: int = 30,
-        seen_events_hours: int = 24,
     ) -> None:
         self.engine = engine
         self._sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
         self._max_messages = max_messages
         self._max_age = timedelta(days=max_age_days) if max_age_days else None
-        self._seen_for = timedelta(hours=seen_events_hours)
+        self._dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         self._channel_ids: OrderedDict[ChannelRef, int] = OrderedDict()
 
     # --- channels and settings -------------------------------------------------------
@@ -65,25 +65,36 @@ class SqlStore:
         async with self._sessions.begin() as session:
             row = await self._channel_row(session, where.parent, create=True)
             assert row is not None
-            current = await session.get(SettingRow, (row.id, key))
-            old = current.value if current else None
+            old = await session.scalar(
+                select(SettingRow.value).where(SettingRow.channel_id == row.id, SettingRow.key == key)
+            )
             if value is None:
-                if current is not None:
-                    await session.delete(current)
-            elif current is None:
-                session.add(SettingRow(channel_id=row.id, key=key, value=value, updated_by=actor.id, updated_at=_now()))
-            else:
-                current.value, current.updated_by, current.updated_at = value, actor.id, _now()
+                await session.execute(delete(SettingRow).where(SettingRow.channel_id == row.id, SettingRow.key == key))
+            else:  # an upsert: two moderators setting the same new key at once both succeed
+                values = {"channel_id": row.id, "key": key, "value": value, "updated_by": actor.id}
+                insert = self._dialect.insert(SettingRow).values(**values, updated_at=_now())
+                await session.execute(
+                    insert.on_conflict_do_update(
+                        index_elements=["channel_id", "key"],
+                        set_={"value": value, "updated_by": actor.id, "updated_at": _now()},
+                    )
+                )
             action = "unset" if value is None else "set"
             session.add(_audit(row.id, where, actor, action, key, old, value))
             return old
 
     # --- conversation history ----------------------------------------------------------
 
-    async def add_message(self, where: ChannelRef, message: StoredMessage) -> None:
+    async def add_message(self, where: ChannelRef, message: StoredMessage) -> bool:
         async with self._sessions.begin() as session:
             row = await self._channel_row(session, where, create=True)
             assert row is not None
+            if message.message_id and await session.scalar(
+                select(MessageRow.id).where(
+                    MessageRow.channel_id == row.id, MessageRow.platform_message_id == message.message_id
+                )
+            ):
+                return False
             session.add(
                 MessageRow(
                     channel_id=row.id,
@@ -97,6 +108,42 @@ class SqlStore:
             )
             await session.flush()
             await self._apply_retention(session, row.id)
+            return True
+
+    async def edit_message(self, where: ChannelRef, message_id: str, text: str) -> int:
+        if not message_id:
+            return 0
+        async with self._sessions.begin() as session:
+            result: Any = await session.execute(
+                update(MessageRow)
+                .where(
+                    MessageRow.channel_id.in_(self._channel_ids_of(where)), MessageRow.platform_message_id == message_id
+                )
+                .values(text=text)
+            )
+            return int(result.rowcount or 0)
+
+    async def delete_message(self, where: ChannelRef, message_id: str) -> int:
+        if not message_id:
+            return 0
+        async with self._sessions.begin() as session:
+            result: Any = await session.execute(
+                delete(MessageRow).where(
+                    MessageRow.channel_id.in_(self._channel_ids_of(where)), MessageRow.platform_message_id == message_id
+                )
+            )
+            return int(result.rowcount or 0)
+
+    async def note_trimmed(self, where: ChannelRef) -> bool:
+        async with self._sessions.begin() as session:
+            row = await self._channel_row(session, where, create=True)
+            assert row is not None
+            result: Any = await session.execute(
+                update(ChannelRow)
+                .where(ChannelRow.id == row.id, ChannelRow.trim_noticed.is_(False))
+                .values(trim_noticed=True)
+            )
+            return bool(result.rowcount)
 
     async def recent_messages(self, where: ChannelRef, limit: int) -> list[StoredMessage]:
         async with self._sessions() as session:
@@ -123,6 +170,7 @@ class SqlStore:
             assert row is not None
             result: Any = await session.execute(delete(MessageRow).where(MessageRow.channel_id == row.id))
             removed = int(result.rowcount or 0)
+            row.trim_noticed = False  # a fresh history: tell people again when it next overflows
             parent = await self._channel_row(session, where.parent, create=True)
             assert parent is not None
             session.add(_audit(parent.id, where, actor, "reset", "history", str(removed), "0"))
@@ -135,18 +183,6 @@ class SqlStore:
                 return []
             query = select(AuditRow).where(AuditRow.channel_id == row.id).order_by(AuditRow.id.desc()).limit(limit)
             return [_entry(r) for r in await session.scalars(query)]
-
-    # --- platform event dedupe ---------------------------------------------------------
-
-    async def first_time(self, event_key: str) -> bool:
-        now = _now()
-        try:
-            async with self._sessions.begin() as session:
-                await session.execute(delete(SeenEventRow).where(SeenEventRow.seen_at < now - self._seen_for))
-                session.add(SeenEventRow(key=event_key[:200], seen_at=now))
-        except IntegrityError:
-            return False
-        return True
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -188,6 +224,16 @@ class SqlStore:
         except IntegrityError:
             return None
         return row
+
+    @staticmethod
+    def _channel_ids_of(where: ChannelRef) -> Select[int]:
+        """The conversations of `where`'s channel: the channel itself and its threads."""
+        parent = where.parent
+        return select(ChannelRow.id).where(
+            ChannelRow.platform == parent.platform,
+            ChannelRow.workspace == parent.workspace,
+            ChannelRow.channel == parent.channel,
+        )
 
     def _remember(self, where: ChannelRef, channel_id: int) -> None:
         self._channel_ids[where] = channel_id

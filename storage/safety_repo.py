@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.events import ChannelRef
@@ -28,9 +29,16 @@ class SqlSafetyStore:
         self._since_prune = 0
 
     async def get_policy(self, scope: Scope, key: str) -> PolicyConfig | None:
+        return (await self.get_policies([(scope, key)]))[0]
+
+    async def get_policies(self, keys: Sequence[tuple[Scope, str]]) -> list[PolicyConfig | None]:
+        wanted = [(scope.value, key) for scope, key in keys]
         async with self._sessions() as session:
-            row = await session.get(SafetyPolicyRow, (scope.value, key))
-            return _policy(row) if row is not None else None
+            rows = await session.scalars(
+                select(SafetyPolicyRow).where(tuple_(SafetyPolicyRow.scope, SafetyPolicyRow.key).in_(wanted))
+            )
+            found = {(row.scope, row.key): _policy(row) for row in rows}
+        return [found.get(key) for key in wanted]
 
     async def put_policy(self, config: PolicyConfig, actor_id: str) -> PolicyConfig:
         async with self._sessions.begin() as session:

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from dataclasses import dataclass, field
+import time
 
 import pytest
 
 from bot import messages
-from bot.config import Config, RateLimitSection
+from bot.config import Config, InferenceSection, RateLimitSection
 from bot.errors import GenerationTimeout, QueueFull
 from bot.events import Author, ChannelRef, Command, Event, Reply, ReplyKind
-from bot.guard import Action, Check
-from bot.inference.types import GenerationRequest
+from bot.guard import Decision
+from bot.inference.types import Generation, GenerationRequest
 from bot.store import Role
-from tests.fakes.core import RecordingOutbox, ScriptedGenerator, build_core
+from tests.fakes.core import RecordingOutbox, ScriptedGenerator, ScriptedGuard, build_core
 
 WHERE = ChannelRef("slack", "T1", "C1")
 ANN = Author("U1", "Ann")
@@ -140,32 +141,8 @@ async def test_a_flood_in_one_channel_is_told_busy() -> None:
     assert kinds.count(ReplyKind.CHAT) == 5 and kinds.count(ReplyKind.BUSY) == 3
 
 
-@dataclass
-class ScriptedGuard:
-    input_check: Check | None = None
-    output_actions: list[Action] = field(default_factory=list)
-    output_error: Exception | None = None
-    output_texts: list[str] = field(default_factory=list)
-
-    async def check_input(self, event: Event) -> Check:
-        return self.input_check or Check(Action.ALLOW, event.text)
-
-    async def check_output(self, text: str, event: Event, attempt: int) -> Check:
-        if self.output_error:
-            raise self.output_error
-        self.output_texts.append(text)
-        action = self.output_actions.pop(0) if self.output_actions else Action.ALLOW
-        return Check(action, text.replace("555-1234", "[phone]"), ref=f"ref{attempt}")
-
-    async def allows_preview(self, text: str, event: Event) -> bool:
-        return True
-
-    async def run_command(self, args: str, command: Command) -> Reply:
-        return Reply(f"safety {args}", ReplyKind.COMMAND)
-
-
 async def test_blocked_input_gets_a_refusal_with_ref_and_is_not_stored() -> None:
-    guard = ScriptedGuard(input_check=Check(Action.BLOCK, "", ref="a1b2c3"))
+    guard = ScriptedGuard(input_decision=Decision(True, "", ref="a1b2c3"))
     rig = build_core(guard=guard)
     outbox = RecordingOutbox()
     await rig.handler.on_message(said("something nasty"), outbox)
@@ -175,7 +152,7 @@ async def test_blocked_input_gets_a_refusal_with_ref_and_is_not_stored() -> None
 
 
 async def test_self_harm_input_gets_support() -> None:
-    rig = build_core(guard=ScriptedGuard(input_check=Check(Action.BLOCK, "", ref="r", self_harm=True)))
+    rig = build_core(guard=ScriptedGuard(input_decision=Decision(True, "", ref="r", self_harm=True)))
     outbox = RecordingOutbox()
     await rig.handler.on_message(said("i want to hurt myself"), outbox)
     assert outbox.texts == [messages.SELF_HARM_SUPPORT]
@@ -183,7 +160,7 @@ async def test_self_harm_input_gets_support() -> None:
 
 async def test_blocked_output_is_regenerated_then_posted_redacted() -> None:
     gen = ScriptedGenerator("bad one", "bad two", "call 555-1234")
-    guard = ScriptedGuard(output_actions=[Action.BLOCK, Action.BLOCK, Action.REDACT])
+    guard = ScriptedGuard(output_blocked=[True, True, False])
     rig = build_core(generator=gen, guard=guard)
     outbox = RecordingOutbox()
     await rig.handler.on_message(said("hi"), outbox)
@@ -194,7 +171,7 @@ async def test_blocked_output_is_regenerated_then_posted_redacted() -> None:
 
 async def test_retries_sample_even_where_the_channel_decodes_greedily() -> None:
     gen = ScriptedGenerator("bad", "fine")
-    rig = build_core(generator=gen, guard=ScriptedGuard(output_actions=[Action.BLOCK]))
+    rig = build_core(generator=gen, guard=ScriptedGuard(output_blocked=[True]))
     await rig.runner.run(Command(WHERE, Author("M", "Mod", is_moderator=True), "set do_sample off"))
     outbox = RecordingOutbox()
     await rig.handler.on_message(said("hi"), outbox)
@@ -206,7 +183,7 @@ async def test_retries_sample_even_where_the_channel_decodes_greedily() -> None:
 
 async def test_three_blocked_outputs_give_the_canned_reply_never_a_candidate() -> None:
     gen = ScriptedGenerator("bad one", "bad two", "bad three", "fine")
-    rig = build_core(generator=gen, guard=ScriptedGuard(output_actions=[Action.BLOCK] * 3))
+    rig = build_core(generator=gen, guard=ScriptedGuard(output_blocked=[True] * 3))
     outbox = RecordingOutbox()
     await rig.handler.on_message(said("hi"), outbox)
     assert outbox.texts == [messages.OUTPUT_BLOCKED]
@@ -224,7 +201,7 @@ async def test_output_check_failure_posts_nothing_generated() -> None:
 
 async def test_outbox_failures_are_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     class BrokenOutbox(RecordingOutbox):
-        async def send(self, reply: Reply) -> None:
+        async def send(self, reply: Reply) -> str | None:
             raise ConnectionError("platform down")
 
     rig = build_core()
@@ -242,3 +219,88 @@ async def test_generation_request_carries_channel_settings() -> None:
     await rig.handler.on_message(said("hi"), RecordingOutbox())
     request: GenerationRequest = gen.requests[0]
     assert request.params.max_new_tokens == 7 and request.params.do_sample is False
+
+
+async def test_a_busy_channel_holds_one_place_in_line() -> None:
+    """Fairness lives here: a conversation sends one request at a time, so another channel's
+    message is generated before the flooding channel's second one."""
+    gen = ScriptedGenerator(delay_s=0.1)
+    rig = build_core(generator=gen)
+    mod = Author("M", "Mod", is_moderator=True)
+    other = ChannelRef("slack", "T1", "C2")
+    flood = [
+        asyncio.create_task(rig.handler.on_message(said(f"a{i}", author=mod), RecordingOutbox())) for i in range(3)
+    ]
+    await asyncio.sleep(0.02)
+    await rig.handler.on_message(said("b", where=other, author=mod), RecordingOutbox())
+    await asyncio.gather(*flood)
+    assert [r.channel_key for r in gen.requests] == [WHERE.key, other.key, WHERE.key, WHERE.key]
+
+
+async def test_a_reply_is_stored_with_its_platform_id_only_once_delivered() -> None:
+    class Failing(RecordingOutbox):
+        async def send(self, reply: Reply) -> str | None:
+            await super().send(reply)
+            return None  # the platform refused it (the adapter logged why)
+
+    rig = build_core(generator=ScriptedGenerator("lost reply", "seen reply"))
+    await rig.handler.on_message(said("first"), Failing())
+    await rig.handler.on_message(said("second"), RecordingOutbox())
+    turns = await rig.store.recent_messages(WHERE, 10)
+    assert [(t.role, t.text, t.message_id) for t in turns] == [
+        (Role.USER, "first", "id-first"),
+        (Role.USER, "second", "id-second"),
+        (Role.BOT, "seen reply", "sent-1"),
+    ]
+
+
+async def test_edits_and_deletions_change_what_the_next_prompt_sees() -> None:
+    gen = ScriptedGenerator("ok")
+    rig = build_core(generator=gen, guard=ScriptedGuard())
+    await rig.handler.on_message(said("my number is 555"), RecordingOutbox())
+    await rig.handler.on_message_edited(WHERE, "id-my numbe", "my number is private")
+    await rig.handler.on_message_deleted(WHERE, "sent-1")  # a moderator removed the bot's reply
+    turns = await rig.store.recent_messages(WHERE, 10)
+    assert [t.text for t in turns] == ["my number is private"]
+
+
+async def test_an_edit_into_something_blocked_removes_the_turn() -> None:
+    guard = ScriptedGuard()
+    rig = build_core(guard=guard)
+    await rig.handler.on_message(said("harmless"), RecordingOutbox())
+    guard.input_decision = Decision(True, "", ref="x")
+    await rig.handler.on_message_edited(WHERE, "id-harmless", "something nasty")
+    assert [t.role for t in await rig.store.recent_messages(WHERE, 10)] == [Role.BOT]
+
+
+async def test_the_notice_travels_with_the_reply_that_first_drops_turns() -> None:
+    rig = build_core(generator=ScriptedGenerator("short"))
+    mod = Author("M", "Mod", is_moderator=True)
+    texts: list[str] = []
+    for i in range(4):
+        outbox = RecordingOutbox()
+        await rig.handler.on_message(said(f"{i} " + "word " * 390, author=mod), outbox)
+        texts.append(outbox.replies[0].text)
+    assert texts[0] == texts[1] == "short"
+    assert texts[2].startswith("short\n\n⚠️") and "only see the last" in texts[2]
+    assert texts[3] == "short"
+    assert not [t for t in await rig.store.recent_messages(WHERE, 20) if "⚠️" in t.text]  # never in a prompt
+
+
+async def test_every_message_ends_by_its_deadline_even_when_generation_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.handler.REPLY_MARGIN_S", 0.2)
+
+    class Stuck(ScriptedGenerator):
+        async def submit(self, request: GenerationRequest, on_text: object = None) -> Generation:
+            await asyncio.Event().wait()  # a step that never returns, and no timeout of its own
+            raise AssertionError
+
+    config = Config(inference=dataclasses.replace(InferenceSection(), timeout_s=1.0))
+    rig = build_core(generator=Stuck(), config=config)
+    outboxes = [RecordingOutbox() for _ in range(3)]
+    started = time.monotonic()
+    mod = Author("M", "Mod", is_moderator=True)
+    await asyncio.gather(*(rig.handler.on_message(said(f"m{i}", author=mod), box) for i, box in enumerate(outboxes)))
+    assert time.monotonic() - started < 1.2 + 0.5
+    assert [box.texts for box in outboxes] == [[messages.TIMEOUT]] * 3
+    assert await rig.store.count_messages(WHERE) == 3  # what people said is kept

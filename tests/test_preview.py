@@ -11,9 +11,8 @@ import pytest
 
 from bot.config import BotSection, Config
 from bot.events import Author, ChannelRef, Event, ReplyKind
-from bot.guard import Action, Check
 from bot.preview import ReplyPreview
-from tests.fakes.core import STREAM_PARTS, RecordingOutbox, ScriptedGenerator, build_core
+from tests.fakes.core import STREAM_PARTS, RecordingOutbox, ScriptedGenerator, ScriptedGuard, build_core
 
 WHERE = ChannelRef("test", "w", "c1")
 ANN = Author("u1", "Ann")
@@ -26,27 +25,6 @@ def config(interval_s: float) -> Config:
 
 def said(text: str = "hi") -> Event:
     return Event(WHERE, ANN, text, message_id="m1", addressed=True)
-
-
-class PreviewGuard:
-    """Allows everything except partial text containing `held`."""
-
-    def __init__(self, held: str = "") -> None:
-        self.held = held
-        self.previews_checked: list[str] = []
-
-    async def check_input(self, event: Event) -> Check:
-        return Check(Action.ALLOW, event.text)
-
-    async def check_output(self, text: str, event: Event, attempt: int) -> Check:
-        return Check(Action.ALLOW, text)
-
-    async def allows_preview(self, text: str, event: Event) -> bool:
-        self.previews_checked.append(text)
-        return not (self.held and self.held in text)
-
-    async def run_command(self, args: str, command: object) -> object:
-        raise NotImplementedError
 
 
 async def test_a_slow_reply_is_previewed_as_it_grows_then_sent() -> None:
@@ -75,8 +53,8 @@ async def test_interval_zero_turns_previews_off() -> None:
 
 
 async def test_text_the_output_check_would_change_is_never_previewed() -> None:
-    guard = PreviewGuard(held="four")
-    rig = build_core(generator=ScriptedGenerator(REPLY, delay_s=0.8), config=config(0.1), guard=guard)  # type: ignore[arg-type]
+    guard = ScriptedGuard(held="four")
+    rig = build_core(generator=ScriptedGenerator(REPLY, delay_s=0.8), config=config(0.1), guard=guard)
     outbox = RecordingOutbox()
     await rig.handler.on_message(said(), outbox)
     assert guard.previews_checked  # the partial texts were checked ...
@@ -129,14 +107,8 @@ async def test_nothing_is_shown_after_close() -> None:
 
 async def test_refusals_after_a_preview_still_come_through() -> None:
     """Blocked three times: the previews of the attempts are replaced by the canned refusal."""
-    guard = PreviewGuard()
-    blocked = Check(Action.BLOCK, "", ref="r1")
-
-    async def always_block(text: str, event: Event, attempt: int) -> Check:
-        return blocked
-
-    guard.check_output = always_block  # type: ignore[method-assign]
-    rig = build_core(generator=ScriptedGenerator(REPLY, delay_s=0.3), config=config(0.05), guard=guard)  # type: ignore[arg-type]
+    guard = ScriptedGuard(output_blocked=[True] * 3)
+    rig = build_core(generator=ScriptedGenerator(REPLY, delay_s=0.3), config=config(0.05), guard=guard)
     outbox = RecordingOutbox()
     await rig.handler.on_message(said(), outbox)
     assert outbox.previews and [r.kind for r in outbox.replies] == [ReplyKind.REFUSAL]

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from bot import messages
 from bot.config import BotSection, Config
@@ -14,7 +16,8 @@ from bot.errors import CommandError, PermissionDenied
 from bot.events import Author, ChannelRef, Command, Event, ReplyKind
 from bot.safety import Category, Checker, MemorySafetyStore, Preset, Safety
 from bot.safety.commands import run_command
-from bot.safety.guard import SafetyGuard
+from storage.database import create_engine, upgrade
+from storage.safety_repo import SqlSafetyStore
 from tests.fakes.core import RecordingOutbox, ScriptedGenerator, build_core
 
 WHERE = ChannelRef("discord", "g1", "c1")
@@ -25,7 +28,7 @@ MOD = Author("m1", "mod", is_moderator=True)
 def rig(*outputs: str, log_content: bool = True) -> tuple[Safety, ScriptedGenerator, object]:
     safety = Safety(MemorySafetyStore(), Checker(), Preset.STANDARD, log_content=log_content)
     generator = ScriptedGenerator(*outputs)
-    core = build_core(generator=generator, guard=SafetyGuard(safety))
+    core = build_core(generator=generator, guard=safety)
     return safety, generator, core
 
 
@@ -62,10 +65,12 @@ async def test_blocked_output_regenerates_then_posts_the_clean_one() -> None:
 
 async def test_three_bad_outputs_give_the_canned_reply_and_post_none_of_them() -> None:
     bad = ("Women are scum", "Gay people are disgusting freaks", "I will kill you")
-    _, generator, core = rig(*bad)
+    safety, generator, core = rig(*bad)
     outbox = await say(core, "hi bot")
     assert outbox.texts == [messages.OUTPUT_BLOCKED] and len(generator.requests) == 3
     assert not any(b in t for b in bad for t in outbox.texts)
+    stages = [e.stage for e in reversed(await safety.store.recent_events(WHERE, 10))]
+    assert stages == ["regenerate", "regenerate", "fallback"]  # the log says what happened to each
 
 
 async def test_redacted_output_is_posted_with_marks_and_excerpt_is_pii_free() -> None:
@@ -138,11 +143,10 @@ async def test_safety_test_is_a_dry_run_and_log_lists_events() -> None:
 
 async def test_previews_show_only_text_the_output_check_passes_and_log_nothing() -> None:
     safety = Safety(MemorySafetyStore(), Checker(), Preset.STANDARD, log_content=True)
-    guard = SafetyGuard(safety)
-    event = Event(WHERE, USER, "hi", "m1", addressed=True)
-    assert await guard.allows_preview("Nice to meet you, how", event)
-    assert not await guard.allows_preview("write to john@example.com", event)  # would be redacted
-    assert not await guard.allows_preview("I will kill you", event)  # would be blocked
+    screen = await safety.screen(WHERE, USER.id)
+    assert await screen.allows_preview("Nice to meet you, how")
+    assert not await screen.allows_preview("write to john@example.com")  # would be redacted
+    assert not await screen.allows_preview("I will kill you")  # would be blocked
     assert await safety.store.recent_events(WHERE, 10) == []  # the finished reply is what gets logged
 
 
@@ -153,8 +157,37 @@ async def test_a_slow_reply_previews_its_clean_start_but_never_its_blocked_end()
     hateful = "Honestly immigrants are vermin and I have been thinking about it all day long"
     generator = ScriptedGenerator(hateful, "Nice to meet you!", delay_s=0.8)
     config = Config(bot=dataclasses.replace(BotSection(), preview_interval_s=0.1))
-    core = build_core(generator=generator, guard=SafetyGuard(safety), config=config)
+    core = build_core(generator=generator, guard=safety, config=config)
     outbox = await say(core, "hi bot")
     assert outbox.texts == ["Nice to meet you!"]
     assert outbox.previews and not any("vermin" in p for p in outbox.previews)
     assert outbox.events[-1] == ("send", "Nice to meet you!")
+
+
+async def test_a_regenerated_reply_that_passes_is_logged_as_a_retry_when_flagged() -> None:
+    safety, _, core = rig("I will kill you", "mail me at john@example.com")
+    await say(core, "hi bot")
+    stages = [e.stage for e in reversed(await safety.store.recent_events(WHERE, 10))]
+    assert stages == ["regenerate", "retry"]
+
+
+async def test_one_message_reads_the_policy_once_however_many_checks_it_needs(tmp_path: Path) -> None:
+    """Input check, three output attempts and the previews of each: one policy query."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    await upgrade(engine)
+    queries: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "safety_policies" in statement:
+            queries.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    safety = Safety(SqlSafetyStore(engine), Checker(), Preset.STANDARD)
+    bad = "Honestly immigrants are vermin and I have been thinking about it all day long"
+    generator = ScriptedGenerator(bad, bad, "Nice to meet you, it is a lovely day here", delay_s=0.4)
+    config = Config(bot=dataclasses.replace(BotSection(), preview_interval_s=0.05))
+    core = build_core(generator=generator, guard=safety, config=config)
+    outbox = await say(core, "hi bot")
+    assert outbox.texts == ["Nice to meet you, it is a lovely day here"] and outbox.previews
+    assert len(queries) == 1
+    await engine.dispose()

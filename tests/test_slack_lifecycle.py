@@ -13,9 +13,10 @@ import pytest
 from adapters.slack import SlackAdapter
 from bot.config import Secrets, SlackSection
 from bot.errors import AdapterError
+from storage.memory import MemoryInbox
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_requests import command_form, event_callback
-from tests.fakes.slack_rig import BOT_TOKEN, SIGNING_SECRET, MemorySeen, ScriptedCore, slack_rig
+from tests.fakes.slack_rig import BOT_TOKEN, SIGNING_SECRET, ScriptedCore, slack_rig
 from tests.fakes.slack_socket import FakeSocketMode
 
 APP_TOKEN = "xapp-1-test-app-token-9876"
@@ -24,7 +25,7 @@ APP_TOKEN = "xapp-1-test-app-token-9876"
 def adapter_for(api: FakeSlackApi, secrets: Secrets, **config: Any) -> SlackAdapter:
     fields: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "api_base_url": api.base_url, **config}
     section = dataclasses.replace(SlackSection(), **fields)
-    return SlackAdapter(section, secrets, ScriptedCore(), MemorySeen())
+    return SlackAdapter(section, secrets, ScriptedCore(), MemoryInbox())
 
 
 async def test_socket_mode_acks_envelopes_and_replies_through_the_web_api() -> None:
@@ -34,7 +35,7 @@ async def test_socket_mode_acks_envelopes_and_replies_through_the_web_api() -> N
         api.add_user("U1", "Alice")
         secrets = Secrets(slack_bot_token=BOT_TOKEN, slack_app_token=APP_TOKEN)  # no signing secret needed
         adapter = SlackAdapter(
-            dataclasses.replace(SlackSection(), api_base_url=api.base_url), secrets, core, MemorySeen()
+            dataclasses.replace(SlackSection(), api_base_url=api.base_url), secrets, core, MemoryInbox()
         )
         await adapter.start()
         try:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from bot.events import Author, ChannelRef
 from bot.store import Role, Store, StoredMessage
-from storage.database import SchemaOutdated, check_schema, create_engine, upgrade
+from storage.database import POOL_SIZE, SchemaOutdated, check_schema, create_engine, upgrade
 from storage.memory import MemoryStore
 from storage.repository import SqlStore
 from tests.conftest import DATABASES, empty_database
@@ -84,10 +86,41 @@ async def test_age_retention(store: Store) -> None:
     assert [m.text for m in await store.recent_messages(CHAN, 10)] == ["fresh"]
 
 
-async def test_first_time_dedupes(store: Store) -> None:
-    assert await store.first_time("slack:Ev1")
-    assert not await store.first_time("slack:Ev1")
-    assert await store.first_time("slack:Ev2")
+async def test_a_turn_handled_twice_is_stored_once(store: Store) -> None:
+    said = dataclasses.replace(turn("once"), message_id="m1")
+    assert await store.add_message(THREAD, said)
+    assert not await store.add_message(THREAD, said)  # the same event, answered after a restart
+    assert await store.add_message(CHAN, said)  # another conversation may hold the same id
+    assert await store.add_message(THREAD, turn("no id, no dedupe")) and await store.add_message(THREAD, turn("x"))
+    assert await store.count_messages(THREAD) == 3
+
+
+async def test_edits_and_deletions_reach_the_turn_in_any_thread_of_the_channel(store: Store) -> None:
+    await store.add_message(THREAD, dataclasses.replace(turn("typo hre"), message_id="m1"))
+    await store.add_message(THREAD, dataclasses.replace(turn("abuse"), message_id="m2"))
+    await store.add_message(ChannelRef("discord", "g1", "other"), dataclasses.replace(turn("keep"), message_id="m2"))
+    assert await store.edit_message(CHAN, "m1", "typo here") == 1
+    assert await store.delete_message(CHAN, "m2") == 1
+    assert await store.delete_message(CHAN, "unknown") == 0 and await store.edit_message(CHAN, "", "x") == 0
+    assert [m.text for m in await store.recent_messages(THREAD, 10)] == ["typo here"]
+    assert [m.text for m in await store.recent_messages(ChannelRef("discord", "g1", "other"), 10)] == ["keep"]
+
+
+async def test_the_trim_notice_is_due_once_per_history(store: Store) -> None:
+    assert await store.note_trimmed(THREAD)
+    assert not await store.note_trimmed(THREAD)
+    assert await store.note_trimmed(CHAN)  # each conversation on its own
+    await store.clear_messages(THREAD, MOD)
+    assert await store.note_trimmed(THREAD)  # a fresh history, told again when it overflows
+
+
+async def test_concurrent_sets_of_one_new_key_both_succeed(store: Store) -> None:
+    results = await asyncio.gather(
+        *(store.set_setting(CHAN, "temperature", str(v), MOD) for v in (0.5, 0.7, 0.9)), return_exceptions=True
+    )
+    assert not [r for r in results if isinstance(r, BaseException)]
+    assert (await store.channel_state(CHAN)).overrides["temperature"] in {"0.5", "0.7", "0.9"}
+    assert len(await store.audit_log(CHAN, 10)) == 3
 
 
 async def test_history_survives_a_restart(database_url: str) -> None:
@@ -115,3 +148,15 @@ async def test_schema_check_and_sqlite_pragmas(database_url: str) -> None:
             assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
             assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
     await engine.dispose()
+
+
+async def test_a_burst_of_writes_reuses_the_pool_instead_of_opening_connections(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    await upgrade(engine)
+    opened: list[object] = []
+    event.listen(engine.sync_engine, "connect", lambda conn, record: opened.append(conn))
+    store = SqlStore(engine)
+    for _ in range(3):  # 60 conversations at once, three times over: each aiosqlite connection is a thread
+        await asyncio.gather(*(store.add_message(ChannelRef("slack", "T", f"C{n}"), turn("hi")) for n in range(60)))
+    assert len(opened) <= POOL_SIZE
+    await store.close()

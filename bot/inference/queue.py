@@ -1,11 +1,14 @@
-"""The async inference queue: bounded admission, round-robin fairness, one worker thread.
+"""The async inference queue: bounded admission, first come first served, one worker thread.
 
 The event loop side (`submit`) only enqueues and awaits a Future. One worker thread owns
-the engine: between decode steps it admits waiting requests, round-robin across channels
-with at most one in-flight generation per channel, so a busy channel cannot starve the
-others, and the engine merges them into the running batch. A full queue raises
-`QueueFull` at once, before anything is queued. Results go back to the loop with
-`call_soon_threadsafe`; asyncio objects are never touched from the worker.
+the engine: between decode steps it admits waiting requests in arrival order and the
+engine merges them into the running batch. Scheduling policy: first come, first served.
+Fairness across conversations is not decided here but by the handler, which sends one
+request per conversation at a time, so a busy channel never holds more than one place
+in line. A request is refused with `QueueFull` ("busy") at once, before anything is
+queued, when `max_queue` requests wait already or when it would wait longer than
+`max_wait_s` to start (estimated from how long recent replies took). Results go back to
+the loop with `call_soon_threadsafe`; asyncio objects are never touched from the worker.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import itertools
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -64,25 +67,31 @@ class _Counters:
     since: float = field(default_factory=time.monotonic)
     prompt_tokens: int = 0  # admitted since start
     reused_tokens: int = 0  # of those, taken from the prefix cache
+    reply_s: float = 0.0  # moving average of how long a reply takes to generate once started
 
 
 class InferenceQueue:
     """Implements `Generator` over an `Engine` driven by one worker thread."""
 
     def __init__(
-        self, engine: Engine, *, max_queue: int = 256, timeout_s: float = 120.0, summary_every_s: float = 10.0
+        self,
+        engine: Engine,
+        *,
+        max_queue: int = 256,
+        timeout_s: float = 120.0,
+        max_wait_s: float = 0.0,
+        summary_every_s: float = 10.0,
     ) -> None:
         self.info: ModelInfo = engine.info
         self._engine = engine
         self._max_queue = max_queue
         self._timeout_s = timeout_s
+        self._max_wait_s = max_wait_s
         self._summary_every_s = summary_every_s
         self._ids = itertools.count(1)
         self._cond = threading.Condition()
-        self._pending: OrderedDict[str, deque[_Job]] = OrderedDict()  # channel -> jobs, round-robin order
-        self._waiting = 0
+        self._pending: deque[_Job] = deque()
         self._running: dict[int, _Job] = {}
-        self._busy_channels: set[str] = set()
         self._to_cancel: set[int] = set()
         self._counters = _Counters()
         self._stopping = False
@@ -113,11 +122,10 @@ class InferenceQueue:
         with self._cond:
             if self._stopping:
                 raise GenerationCancelled("the bot is shutting down")
-            if self._waiting >= self._max_queue:
+            if len(self._pending) >= self._max_queue or self._expected_wait() > self._max_wait_s > 0:
                 self._counters.rejected += 1
                 raise QueueFull(messages.BUSY)
-            self._pending.setdefault(request.channel_key, deque()).append(job)
-            self._waiting += 1
+            self._pending.append(job)
             self._cond.notify()
         try:
             return await asyncio.wait_for(asyncio.shield(job.future), self._timeout_s)
@@ -130,8 +138,7 @@ class InferenceQueue:
 
     def cancel_channel(self, channel_key: str) -> int:
         with self._cond:
-            jobs = list(self._pending.get(channel_key, ()))
-            jobs += [j for j in self._running.values() if j.request.channel_key == channel_key]
+            jobs = [j for j in (*self._pending, *self._running.values()) if j.request.channel_key == channel_key]
         for job in jobs:
             self._cancel(job)
         return len(jobs)
@@ -139,7 +146,7 @@ class InferenceQueue:
     def stats(self) -> QueueStats:
         with self._cond:
             return QueueStats(
-                waiting=self._waiting,
+                waiting=len(self._pending),
                 running=len(self._running),
                 max_queue=self._max_queue,
                 max_batch=self._engine.max_batch,
@@ -152,14 +159,18 @@ class InferenceQueue:
 
     # --- event-loop side helpers ---------------------------------------------------------
 
+    def _expected_wait(self) -> float:
+        """Seconds a request queued now would wait to start: the requests ahead of it leave
+        at about `max_batch` per average reply time once every row is busy (under the lock)."""
+        ahead = len(self._pending) + len(self._running) - self._engine.max_batch + 1
+        if ahead <= 0:
+            return 0.0
+        return ahead * self._counters.reply_s / self._engine.max_batch
+
     def _cancel(self, job: _Job) -> None:
         with self._cond:
-            queue = self._pending.get(job.request.channel_key)
-            if queue is not None and job in queue:
-                queue.remove(job)
-                self._waiting -= 1
-                if not queue:
-                    del self._pending[job.request.channel_key]
+            if job in self._pending:
+                self._pending.remove(job)
                 _resolve(job, error=GenerationCancelled(f"request {job.id} cancelled"))
             elif job.id in self._running:
                 self._to_cancel.add(job.id)
@@ -181,18 +192,10 @@ class InferenceQueue:
         self._shutdown()
 
     def _admit(self) -> None:
-        """Round-robin over channels; a channel with a generation in flight waits its turn."""
+        """Waiting requests in arrival order, as many as the batch has room for."""
         free = self._engine.max_batch - self._engine.active()
-        for channel in list(self._pending):
-            if free <= 0:
-                break
-            if channel in self._busy_channels:
-                continue
-            queue = self._pending.pop(channel)
-            job = queue.popleft()
-            self._waiting -= 1
-            if queue:
-                self._pending[channel] = queue  # back of the round-robin order
+        while free > 0 and self._pending:
+            job = self._pending.popleft()
             if job.future.done():  # timed out or cancelled while waiting
                 continue
             try:
@@ -204,7 +207,6 @@ class InferenceQueue:
             job.started = time.monotonic()
             self._counters.prompt_tokens += len(request.prompt_ids)
             self._running[job.id] = job
-            self._busy_channels.add(channel)
             free -= 1
 
     def _apply_cancellations(self) -> None:
@@ -251,6 +253,8 @@ class InferenceQueue:
             self._counters.tokens += len(gen.token_ids)
             now = time.monotonic()
             timed = dataclasses.replace(gen, queued_s=job.started - job.enqueued, generated_s=now - job.started)
+            c = self._counters
+            c.reply_s = timed.generated_s if not c.completed else 0.8 * c.reply_s + 0.2 * timed.generated_s
             self._finish(job, result=timed)
 
     def _stream(self, job: _Job, delta: str) -> None:
@@ -273,7 +277,6 @@ class InferenceQueue:
 
     def _finish(self, job: _Job, *, result: Generation | None = None, error: Exception | None = None) -> None:
         self._running.pop(job.id, None)
-        self._busy_channels.discard(job.request.channel_key)
         self._counters.completed += result is not None
         _resolve(job, result=result, error=error)
 
@@ -291,19 +294,18 @@ class InferenceQueue:
                 c.largest_batch,
                 c.tokens,
                 c.tokens / (now - c.since),
-                self._waiting,
+                len(self._pending),
             )
             c.steps = c.rows = c.tokens = 0
             c.since = now
 
     def _shutdown(self) -> None:
         with self._cond:
-            jobs = [j for q in self._pending.values() for j in q] + list(self._running.values())
+            jobs = [*self._pending, *self._running.values()]
             for job in list(self._running.values()):
                 self._engine.cancel(job.id)
             self._pending.clear()
             self._running.clear()
-            self._waiting = 0
         for job in jobs:
             _resolve(job, error=GenerationCancelled("the bot is shutting down"))
 

@@ -67,7 +67,7 @@ class ModelInfo:
 class GenerationRequest:
     prompt_ids: tuple[int, ...]
     params: SamplingParams
-    channel_key: str  # fairness unit: at most one in-flight generation per channel
+    channel_key: str  # the conversation asking (`cancel_channel` on reset; logs)
     stop_pattern: str | None = None  # regex over generated text; the reply ends where it starts
 
 

@@ -9,6 +9,7 @@ policy version, which later moderation events record.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from bot import messages
 from bot.errors import CommandError, PermissionDenied
@@ -17,8 +18,10 @@ from bot.safety.categories import Action, Category, Direction, parse_action, par
 from bot.safety.links import domain_of
 from bot.safety.normalise import fold
 from bot.safety.policy import FLOOR, PolicyConfig, Preset, Scope
-from bot.safety.service import Safety
 from bot.safety.store import scope_keys
+
+if TYPE_CHECKING:  # the service imports this module
+    from bot.safety.service import Safety
 
 __all__ = ["MAX_LOG", "MAX_TEST_CHARS", "run_command"]
 

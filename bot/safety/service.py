@@ -1,26 +1,35 @@
-"""The safety facade the rest of the bot uses: check input, check output, audit, commands.
+"""`Safety`: the chat pipeline's `bot.guard.Guard`, over the checker, the policies and the log.
 
-Checks are CPU-bound but cheap (p95 well under 5 ms, see bench/safety_eval.py), so they
-run inline by default; pass `offload=True` to run them in a worker thread instead.
-Every flag, block, redaction and regeneration writes a `ModerationEvent`.
+`screen(where, user_id)` looks the policy up once (one database session) and returns a
+`MessageScreen` that checks the message's input, each output attempt and its previews
+under it. Every flag, block, redaction and regeneration writes a `ModerationEvent`, whose
+`stage` says which check wrote it (see `bot.safety.store.ModerationEvent`).
+
+Checks are CPU-bound. Short texts (most chat) are checked inline, which is cheaper than a
+thread hop (p95 well under 1 ms, bench/safety_eval.py); longer ones run on a small worker
+pool, so a long message never holds the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
-from bot.events import Author, ChannelRef
+from bot.events import ChannelRef, Command, Reply, ReplyKind
+from bot.guard import Decision
 from bot.safety.categories import Action, Category, Direction
 from bot.safety.checker import Checker, Verdict, apply_spans
+from bot.safety.commands import run_command
 from bot.safety.mentions import detect_mentions
 from bot.safety.pii import detect_pii, detect_secrets
 from bot.safety.policy import EffectivePolicy, Preset, resolve
 from bot.safety.store import ModerationEvent, SafetyStore, scope_keys
 
-__all__ = ["EXCERPT_CHARS", "Safety", "redact_for_log"]
+__all__ = ["EXCERPT_CHARS", "INLINE_CHARS", "MessageScreen", "Safety", "redact_for_log"]
 
 EXCERPT_CHARS = 200
+INLINE_CHARS = 400  # longer texts are checked on the worker pool
 
 
 def redact_for_log(text: str) -> str:
@@ -31,67 +40,78 @@ def redact_for_log(text: str) -> str:
 
 @dataclass
 class Safety:
+    """Implements `bot.guard.Guard`."""
+
     store: SafetyStore
     checker: Checker
     default_preset: Preset = Preset.STANDARD
     log_content: bool = False  # the global default; a scope may override it
-    offload: bool = False
+    _pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="safety"), repr=False
+    )
+
+    async def screen(self, where: ChannelRef, user_id: str) -> MessageScreen:
+        return MessageScreen(self, await self.policy(where), where, user_id)
+
+    async def run_command(self, args: str, command: Command) -> Reply:
+        text, ephemeral = await run_command(self, args, command.where, command.author)
+        return Reply(text, ReplyKind.COMMAND, ephemeral=ephemeral, reply_to=command.message_id)
 
     async def policy(self, where: ChannelRef) -> EffectivePolicy:
-        configs = [await self.store.get_policy(scope, key) for scope, key in scope_keys(where)]
+        """The policy in force in `where`: global → workspace → channel, one store call."""
+        configs = await self.store.get_policies(scope_keys(where))
         return resolve(configs, self.default_preset, self.log_content)
 
-    async def _run(self, text: str, policy: EffectivePolicy, direction: Direction) -> Verdict:
-        if self.offload:
-            return await asyncio.to_thread(self.checker.check, text, policy, direction)
-        return self.checker.check(text, policy, direction)
+    async def check(self, text: str, policy: EffectivePolicy, direction: Direction) -> Verdict:
+        if len(text) <= INLINE_CHARS:
+            return self.checker.check(text, policy, direction)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.checker.check, text, policy, direction)
 
-    async def check_input(self, text: str, where: ChannelRef, author: Author) -> Verdict:
-        policy = await self.policy(where)
-        verdict = await self._run(text, policy, Direction.INPUT)
-        await self._audit(verdict, text, where, author.id, policy)
-        return verdict
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
-    async def check_output(self, text: str, where: ChannelRef, attempt: int = 0, user_id: str = "") -> Verdict:
-        """Raises if the check cannot run: the caller must then post nothing (fail closed)."""
-        policy = await self.policy(where)
-        verdict = await self._run(text, policy, Direction.OUTPUT)
-        stage = "regenerate" if verdict.blocked else ("retry" if attempt else "check")
-        await self._audit(verdict, text, where, user_id, policy, stage)  # user_id: who is being answered
-        return verdict
 
-    async def allows_preview(self, text: str, where: ChannelRef) -> bool:
-        """True when partial output passes the output check untouched; nothing is audited."""
-        verdict = await self._run(text, await self.policy(where), Direction.OUTPUT)
+class MessageScreen:
+    """Implements `bot.guard.Screen` for one message."""
+
+    def __init__(self, safety: Safety, policy: EffectivePolicy, where: ChannelRef, user_id: str) -> None:
+        self._safety = safety
+        self.policy = policy
+        self._where = where
+        self._user_id = user_id  # who wrote the input, and who the output answers
+
+    async def check_input(self, text: str) -> Decision:
+        verdict = await self._safety.check(text, self.policy, Direction.INPUT)
+        await self._audit(verdict, text, "check")
+        at_risk = verdict.blocked and Category.SELF_HARM in verdict.categories
+        return Decision(verdict.blocked, verdict.text_out, verdict.ref, self_harm=at_risk)
+
+    async def check_output(self, text: str, attempt: int, final: bool) -> Decision:
+        verdict = await self._safety.check(text, self.policy, Direction.OUTPUT)
+        stage = ("fallback" if final else "regenerate") if verdict.blocked else ("retry" if attempt else "check")
+        await self._audit(verdict, text, stage)
+        return Decision(verdict.blocked, verdict.text_out, verdict.ref)
+
+    async def allows_preview(self, text: str) -> bool:
+        verdict = await self._safety.check(text, self.policy, Direction.OUTPUT)
         return verdict.action is Action.ALLOW and verdict.text_out == text
 
-    async def _audit(
-        self,
-        verdict: Verdict,
-        text: str,
-        where: ChannelRef,
-        user_id: str,
-        policy: EffectivePolicy,
-        stage: str = "check",
-    ) -> None:
+    async def _audit(self, verdict: Verdict, text: str, stage: str) -> None:
         if verdict.action is Action.ALLOW:
             return
-        await self.store.add_event(
+        await self._safety.store.add_event(
             ModerationEvent(
                 ref=verdict.ref,
-                where=where,
-                user_id=user_id,
+                where=self._where,
+                user_id=self._user_id,
                 direction=verdict.direction,
                 action=verdict.action,
                 categories=verdict.categories,
                 scores=verdict.scores,
                 rule_ids=verdict.rule_ids,
-                policy_version=policy.version,
-                excerpt=redact_for_log(text) if policy.log_content else "",
+                policy_version=self.policy.version,
+                excerpt=redact_for_log(text) if self.policy.log_content else "",
                 stage=stage,
             )
         )
-
-    def is_self_harm(self, verdict: Verdict) -> bool:
-        """A blocked input about self-harm gets a supportive answer instead of a refusal."""
-        return verdict.blocked and Category.SELF_HARM in verdict.categories

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -44,12 +44,18 @@ class ModerationEvent:
     rule_ids: tuple[str, ...]
     policy_version: str
     excerpt: str = ""
-    stage: str = "check"  # "check" | "regenerate" | "fallback"
+    # input, or a reply's first output check: "check"; a regenerated reply that passed: "retry";
+    # a blocked reply that is regenerated: "regenerate"; the last one, replaced by the canned reply: "fallback"
+    stage: str = "check"
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class SafetyStore(Protocol):
     async def get_policy(self, scope: Scope, key: str) -> PolicyConfig | None: ...
+
+    async def get_policies(self, keys: Sequence[tuple[Scope, str]]) -> list[PolicyConfig | None]:
+        """The policies of several scopes, in order, read together (one database session)."""
+        ...
 
     async def put_policy(self, config: PolicyConfig, actor_id: str) -> PolicyConfig:
         """Store a scope's policy, bumping its version; returns what was stored."""
@@ -70,6 +76,9 @@ class MemorySafetyStore:
 
     async def get_policy(self, scope: Scope, key: str) -> PolicyConfig | None:
         return self._policies.get((scope, key))
+
+    async def get_policies(self, keys: Sequence[tuple[Scope, str]]) -> list[PolicyConfig | None]:
+        return [self._policies.get(key) for key in keys]
 
     async def put_policy(self, config: PolicyConfig, actor_id: str) -> PolicyConfig:
         async with self._lock:

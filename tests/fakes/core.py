@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.commands import CommandRunner
 from bot.config import Config
-from bot.events import Reply
-from bot.guard import Guard
+from bot.events import ChannelRef, Command, Reply, ReplyKind
+from bot.guard import Decision, Guard
 from bot.handler import ChatHandler
 from bot.history import History
 from bot.inference.tokenizer import packaged_tokenizer
@@ -40,9 +40,10 @@ class RecordingOutbox:
         self.working_entered = 0
         self.working_active = False
 
-    async def send(self, reply: Reply) -> None:
+    async def send(self, reply: Reply) -> str | None:
         self.replies.append(reply)
         self.events.append(("send", reply.text))
+        return f"sent-{len(self.replies)}"
 
     async def preview(self, text: str) -> None:
         self.previews.append(text)
@@ -103,6 +104,45 @@ class ScriptedGenerator:
 
     def stats(self) -> QueueStats:
         return QueueStats(0, 0, 256, 64, 1, len(self.requests), 0)
+
+
+@dataclass
+class ScriptedGuard:
+    """A `Guard` whose decisions the test scripts; it records what it was asked."""
+
+    input_decision: Decision | None = None  # None: allow the input as it is
+    output_blocked: list[bool] = field(default_factory=list)  # per attempt; then allowed
+    output_error: Exception | None = None
+    held: str = ""  # previews containing this are held back
+    output_texts: list[str] = field(default_factory=list)
+    previews_checked: list[str] = field(default_factory=list)
+    screens: int = 0
+
+    async def screen(self, where: ChannelRef, user_id: str) -> ScriptedScreen:
+        self.screens += 1
+        return ScriptedScreen(self)
+
+    async def run_command(self, args: str, command: Command) -> Reply:
+        return Reply(f"safety {args}", ReplyKind.COMMAND)
+
+
+@dataclass
+class ScriptedScreen:
+    guard: ScriptedGuard
+
+    async def check_input(self, text: str) -> Decision:
+        return self.guard.input_decision or Decision(False, text)
+
+    async def check_output(self, text: str, attempt: int, final: bool) -> Decision:
+        if self.guard.output_error:
+            raise self.guard.output_error
+        self.guard.output_texts.append(text)
+        blocked = self.guard.output_blocked.pop(0) if self.guard.output_blocked else False
+        return Decision(blocked, text.replace("555-1234", "[phone]"), ref=f"ref{attempt}")
+
+    async def allows_preview(self, text: str) -> bool:
+        self.guard.previews_checked.append(text)
+        return not (self.guard.held and self.guard.held in text)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 
 from adapters.discord import DiscordAdapter
 from bot.config import DiscordSection
-from bot.events import Command, Core, Event, Outbox, Reply, ReplyKind
+from bot.events import ChannelRef, Command, Core, Event, Outbox, Reply, ReplyKind
 
 from .discord_payloads import World
 from .discord_server import FakeDiscord, RestCall
@@ -37,6 +37,7 @@ class ScriptedCore:
     hold: asyncio.Event | None = None  # when given, replies wait until it is set
     events: list[Event] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
+    changes: list[tuple[str, ChannelRef, str, str]] = field(default_factory=list)  # edits and deletions
     _seen: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def on_message(self, event: Event, outbox: Outbox) -> None:
@@ -52,6 +53,12 @@ class ScriptedCore:
     async def on_command(self, command: Command, outbox: Outbox) -> None:
         await self._record(self.commands, command)
         await outbox.send(self.command_answer(command))
+
+    async def on_message_edited(self, where: ChannelRef, message_id: str, text: str) -> None:
+        await self._record(self.changes, ("edited", where, message_id, text))
+
+    async def on_message_deleted(self, where: ChannelRef, message_id: str) -> None:
+        await self._record(self.changes, ("deleted", where, message_id, ""))
 
     async def _record(self, into: list[Any], item: Any) -> None:
         async with self._seen:

@@ -16,29 +16,18 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.slack import SeenEvents, SlackAdapter
+from adapters.slack import SlackAdapter
 from bot.config import Secrets, SlackSection
-from bot.events import Command, Core, Event, Outbox, Reply, ReplyKind
+from bot.events import ChannelRef, Command, Core, Event, Outbox, Reply, ReplyKind
+from bot.inbox import Inbox
+from storage.memory import MemoryInbox
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_requests import SlackSender
 
-__all__ = ["BOT_TOKEN", "SIGNING_SECRET", "MemorySeen", "Rig", "ScriptedCore", "slack_rig"]
+__all__ = ["BOT_TOKEN", "SIGNING_SECRET", "Rig", "ScriptedCore", "slack_rig"]
 
 BOT_TOKEN = "xoxb-test-bot-token-0123456789"
 SIGNING_SECRET = "test-signing-secret-abcdef"
-
-
-class MemorySeen:
-    """The smallest seen-events store: a set (bounded by the test's size)."""
-
-    def __init__(self) -> None:
-        self.keys: set[str] = set()
-
-    async def first_time(self, event_key: str) -> bool:
-        if event_key in self.keys:
-            return False
-        self.keys.add(event_key)
-        return True
 
 
 @dataclass
@@ -50,6 +39,7 @@ class ScriptedCore:
     hold: asyncio.Event | None = None  # when set up, replies wait until it is set
     events: list[Event] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
+    changes: list[tuple[str, ChannelRef, str, str]] = field(default_factory=list)  # edits and deletions
     received: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def on_message(self, event: Event, outbox: Outbox) -> None:
@@ -62,6 +52,14 @@ class ScriptedCore:
                 await self.hold.wait()
             text = self.answer(event)
         await outbox.send(Reply(text))
+
+    async def on_message_edited(self, where: ChannelRef, message_id: str, text: str) -> None:
+        self.changes.append(("edited", where, message_id, text))
+        self.received.set()
+
+    async def on_message_deleted(self, where: ChannelRef, message_id: str) -> None:
+        self.changes.append(("deleted", where, message_id, ""))
+        self.received.set()
 
     async def on_command(self, command: Command, outbox: Outbox) -> None:
         self.commands.append(command)
@@ -80,7 +78,7 @@ class Rig:
 async def slack_rig(
     core: Core,
     *,
-    seen: SeenEvents | None = None,
+    inbox: Inbox | None = None,
     secrets: Secrets | None = None,
     api: FakeSlackApi | None = None,
     **config: Any,
@@ -92,7 +90,7 @@ async def slack_rig(
         fake.add_user("UADMIN", "Ada", admin=True)
         section = dataclasses.replace(SlackSection(), host="127.0.0.1", port=0, api_base_url=fake.base_url, **config)
         keys = secrets or Secrets(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET)
-        adapter = SlackAdapter(section, keys, core, seen if seen is not None else MemorySeen())
+        adapter = SlackAdapter(section, keys, core, inbox if inbox is not None else MemoryInbox())
         await adapter.start()
         stack.push_async_callback(adapter.stop)
         sender = SlackSender(adapter.url, SIGNING_SECRET)
