@@ -349,6 +349,56 @@ def _p(values: list[float], q: float) -> float:
     return ordered[int(q * (len(ordered) - 1))]
 
 
+def classifier_report(model_dir: str) -> None:
+    """Time per check with a learned model beside the rules, one at a time and 16 at once.
+    Without --classifier the tiny random model stands in: its cost, not its quality."""
+    import asyncio
+    import tempfile
+
+    from bot.safety import MemorySafetyStore, Safety
+    from bot.safety.classifiers import start_classifier
+
+    cases, benign = load_fixtures()
+    texts = ([t for _, _, t in cases] + benign + [c.text for c in load_chat("dev")])[:400]
+    with tempfile.TemporaryDirectory() as tmp:
+        label = model_dir or "tiny random BERT (2 layers, hidden 32): plumbing cost only, quality unmeasured"
+        if not model_dir:
+            from safety_tiny_model import build_tiny_classifier
+
+            model_dir = str(build_tiny_classifier(Path(tmp) / "tiny"))
+        queue = start_classifier(model_dir)
+        if queue is None:
+            print(f"\n## classifier: {model_dir} could not be loaded (see the log)")
+            return
+        safety = Safety(MemorySafetyStore(), Checker(), Preset.STANDARD, classifier=queue)
+        policy = resolve([], Preset.STANDARD)
+
+        async def one(text: str) -> float:
+            start = time.perf_counter()
+            await safety.check(text, policy, Direction.INPUT)
+            return (time.perf_counter() - start) * 1000
+
+        async def run() -> tuple[list[float], list[float], float]:
+            for t in texts[:20]:
+                await one(t)  # warm up
+            alone = [await one(t) for t in texts]
+            start = time.perf_counter()
+            together: list[float] = []
+            for i in range(0, len(texts), 16):
+                together += await asyncio.gather(*(one(t) for t in texts[i : i + 16]))
+            return alone, together, time.perf_counter() - start
+
+        try:
+            alone, together, took = asyncio.run(run())
+        finally:
+            safety.close()
+    print(f"\n## rules + classifier ({label}), {queue.model.device}, {len(texts)} texts")
+    line = f"one at a time p50 {_p(alone, 0.5):.2f} ms, p95 {_p(alone, 0.95):.2f} ms"
+    line16 = f"16 at once p50 {_p(together, 0.5):.2f} ms, p95 {_p(together, 0.95):.2f} ms"
+    print(f"{line}; {line16} ({len(texts) / took:.0f} checks/s, {queue.batches} forward passes)")
+    SUMMARY.append(("time per check, rules + tiny classifier (wall)", str(len(texts)), f"{line}; {line16}"))
+
+
 def summary() -> None:
     print("\n## summary\n")
     print("| set | n | result |\n| --- | --- | --- |")
@@ -364,6 +414,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dev-errors", action="store_true", help="list the dev cases the detector gets wrong")
     ap.add_argument("--sweep-words", type=int, default=50_000, help="how many frequent words to sweep (0 = skip)")
     ap.add_argument("--write-sweep", action="store_true", help="rewrite the sweep fixture from this run")
+    ap.add_argument(
+        "--classifier", default="", help="a local classifier directory to time (default: a tiny random one)"
+    )
+    ap.add_argument("--no-classifier", action="store_true", help="skip timing the classifier layer")
     args = ap.parse_args(argv)
     checker = Checker()
     for preset in (Preset.STANDARD, Preset.STRICT):
@@ -378,6 +432,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.sweep_words:
         sweep_report(checker, args.sweep_words, args.write_sweep)
     timing_report(checker)
+    if not args.no_classifier:
+        classifier_report(args.classifier)
     summary()
     if log_lines:
         _log_heldout(log_lines)

@@ -5,6 +5,17 @@ optional classifiers → PII, secrets, links, mentions); `decide()` turns them i
 `Verdict`: the most severe action of any category wins, and spans whose category says
 redact or censor are replaced in `text_out`. A redact/censor decision for a finding that
 has no span to replace becomes a block. Detector errors propagate: callers fail closed.
+
+How a learned model's scores (`bot.safety.classifiers`) join the rules, in `check(...,
+learned=...)`: each category's score becomes a hit `clf.<model>` beside the rules' hits,
+and the highest score per category decides, so the model adds what rules miss (new
+groups, implicit hate, threats in plain words), with two exceptions where rules are the
+stronger judge:
+  * pii, secret, link and mention come from the rules only;
+  * where the rules read the evidence of a category as counter-speech, quotation,
+    reclaimed use, someone else's view or a mention (a hit whose rule ends in `.counter`,
+    `.reclaimed`, `.described` or `.mention`), the model's score in that category stays
+    just under the policy's threshold: it can flag the text for a moderator, never block it.
 """
 
 from __future__ import annotations
@@ -27,7 +38,10 @@ from bot.safety.policy import EffectivePolicy
 from bot.safety.rules import WordLists, scan_words
 from bot.safety.spans import Spans
 
-__all__ = ["Checker", "Verdict", "apply_spans", "new_ref"]
+__all__ = ["RULES_ONLY", "Checker", "Verdict", "apply_spans", "combine", "new_ref"]
+
+RULES_ONLY = frozenset({Category.PII, Category.SECRET, Category.LINK, Category.MENTION})
+_READ_AS_SPEECH = (".counter", ".reclaimed", ".described", ".mention")
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +133,35 @@ class Checker:
             direction=direction,
         )
 
-    def check(self, text: str, policy: EffectivePolicy, direction: Direction) -> Verdict:
+    def check(
+        self,
+        text: str,
+        policy: EffectivePolicy,
+        direction: Direction,
+        learned: Mapping[Category, float] | None = None,
+        model: str = "model",
+    ) -> Verdict:
+        """`learned`: a model's scores for this text, combined with the rules as the module says."""
         hits = self.scan(text, policy.words, policy.allowed_domains)
+        if learned:
+            hits += combine(hits, learned, policy, direction, model)
         return self.decide(text, hits, policy, direction)
+
+
+def combine(
+    rule_hits: Sequence[Hit],
+    learned: Mapping[Category, float],
+    policy: EffectivePolicy,
+    direction: Direction,
+    model: str,
+) -> list[Hit]:
+    """The model's scores as hits, under the combination rule in the module docstring."""
+    out: list[Hit] = []
+    for category, score in learned.items():
+        if category in RULES_ONLY:
+            continue
+        speech = [h for h in rule_hits if h.category is category and h.rule.endswith(_READ_AS_SPEECH)]
+        if speech:
+            score = min(score, max(0.0, policy.rule(category, direction).threshold - 0.01))
+        out.append(Hit(category, round(score, 3), f"clf.{model}", match=f"{model} {category.value} {score:.2f}"))
+    return out

@@ -142,7 +142,7 @@ async def _test(safety: Safety, where: ChannelRef, text: str) -> str:
     policy = await safety.policy(where)
     out = []
     for d in Direction:  # a dry run: nothing is logged
-        v = safety.checker.check(text, policy, d)
+        v = await safety.check(text, policy, d)
         scores = ", ".join(f"{c.value} {s:.2f}" for c, s in sorted(v.scores.items(), key=lambda x: -x[1]))
         cats = ", ".join(c.value for c in v.categories)
         out.append(

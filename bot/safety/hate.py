@@ -337,7 +337,12 @@ def detect_hate(norm: Normalised) -> list[Hit]:
     has_group = [bool(group_positions(s.tokens)) for s in sents]
     counter_text = bool(context & lx.COUNTER_MARKER)
     hits: list[Hit] = []
+    framing = counter_text or bool(context & lx.REPORT_VERB)
     for i, s in enumerate(sents):
+        if has_group[i] and (framing or any(s.quoted)):
+            # the rules read this as reported, quoted or condemned: a learned model may flag
+            # it but not block it (the combination rule in checker.py)
+            hits.append(Hit(Category.SLUR_HATE, 0.0, "hate.framing.counter"))
         near = any(has_group[max(0, i - 1) : i + 2])
         items = slur_hits(s, context, COUNTER_FACTOR) + _evidence(s, _targets(s, near))
         for score, rule, p in items:
