@@ -71,6 +71,7 @@ async def test_the_service_combines_the_model_with_the_rules(model_dir: Path) ->
 
 class _Broken:
     name = "broken"
+    device = "cpu"
 
     def score_batch(self, texts: Sequence[str]) -> list[Mapping[Category, float]]:
         raise RuntimeError("CUDA out of memory")

@@ -153,6 +153,7 @@ _Job = tuple[str, "asyncio.Future[Scores]", asyncio.AbstractEventLoop]
 
 class BatchModel(Protocol):
     name: str
+    device: str
 
     def score_batch(self, texts: Sequence[str]) -> list[Scores]: ...
 
