@@ -301,10 +301,13 @@ def safety_show(preset: str, version: str, rows: list[tuple[str, str, str]], ext
     return "\n".join(lines + extras)
 
 
-def safety_test(direction: str, action: str, categories: str, rules: str, scores: str, text: str) -> str:
+def safety_test(
+    direction: str, action: str, categories: str, rules: str, scores: str, text: str, why: list[str] | None = None
+) -> str:
+    reasons = "".join(f"\n    {line}" for line in why or [])
     return (
         f"{direction}: {action}\n  categories: {categories or '-'}\n  rules: {rules or '-'}\n"
-        f"  scores: {scores or '-'}\n  would post: {text}"
+        f"  scores: {scores or '-'}\n  why:{reasons or ' -'}\n  would post: {text}"
     )
 
 

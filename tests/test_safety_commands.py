@@ -29,3 +29,15 @@ async def test_safety_test_refuses_text_over_the_cap_with_the_limit() -> None:
 async def test_safety_test_at_the_cap_still_runs() -> None:
     reply, ephemeral = await run_command(_safety(), "test " + "-" * MAX_TEST_CHARS, WHERE, MOD)
     assert ephemeral and reply.startswith("input: allow")
+
+
+async def test_safety_test_says_why_with_the_matched_words() -> None:
+    reply, _ = await run_command(_safety(), "test Immigrants are vermin, mail me at a.b@example.com", WHERE, MOD)
+    assert "slur_hate" in reply and "hate.dehum" in reply
+    assert "immigrants … vermin" in reply  # the group and the word that dehumanises it
+    assert "'a.b@example.com'" in reply  # a redacted span, as written
+
+
+async def test_safety_test_of_ordinary_text_has_no_reasons() -> None:
+    reply, _ = await run_command(_safety(), "test the spiciness of this curry", WHERE, MOD)
+    assert reply.count("why: -") == 2 and "input: allow" in reply

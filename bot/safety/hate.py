@@ -350,5 +350,15 @@ def detect_hate(norm: Normalised) -> list[Hit]:
                 score, rule = min(score, 1.0) * COUNTER_FACTOR, rule + ".counter"
             elif not has_group[i] and rule.startswith("hate."):
                 score *= 0.9  # the group is only named in a neighbouring sentence
-            hits.append(Hit(Category.SLUR_HATE, round(score, 3), rule))
+            hits.append(Hit(Category.SLUR_HATE, round(score, 3), rule, match=_why(s.tokens, p)))
     return hits
+
+
+def _why(toks: tuple[str, ...], p: int) -> str:
+    """The evidence word and the nearest group word, for moderators ("immigrants … vermin")."""
+    p = min(p, len(toks) - 1)
+    groups = group_positions(toks)
+    if not groups:
+        return toks[p]
+    t = min(groups, key=lambda g: abs(g - p))
+    return toks[p] if t == p else " … ".join((toks[min(t, p)], toks[max(t, p)]))
