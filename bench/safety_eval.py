@@ -286,17 +286,25 @@ def chatterbot_report(checker: Checker) -> None:
         return
     policy = resolve([], Preset.STANDARD)
     flagged: dict[str, str] = {}
+    at_bot: set[str] = set()
     for d in Direction:
         for text in lines:
             v = checker.check(text, policy, d)
             if v.action is not Action.ALLOW:
                 cats = ",".join(c.value for c in v.categories)
                 flagged.setdefault(text, f"{d.value} {v.action.name.lower()} {cats} {v.rule_ids}")
+                # an insult aimed at the bot: harassment or a threat at "you" and nothing else
+                if set(v.categories) <= {Category.HARASSMENT, Category.THREAT} and " you " in f" {text.lower()} ":
+                    at_bot.add(text)
     n = sum(t in flagged for t in lines)
+    others = sum(t in flagged and t not in at_bot for t in lines)
     print(f"\n## chatterbot-corpus (English, {len(lines)} lines), standard preset, either direction")
     for text, why in sorted(flagged.items()):
-        print(f"    {why}: {text[:120]}")
-    line = f"{n}/{len(lines)} = {n / len(lines):.2%} not allowed (input or output)"
+        print(f"    {'(at the bot) ' if text in at_bot else ''}{why}: {text[:120]}")
+    line = (
+        f"{n}/{len(lines)} = {n / len(lines):.2%} not allowed (input or output); "
+        f"without insults aimed at the bot {others} = {others / len(lines):.2%}"
+    )
     print(line)
     SUMMARY.append(("chatterbot-corpus", str(len(lines)), line))
 
