@@ -1,8 +1,9 @@
 """Implicit derogation: hateful statements without a hateful word.
 
 Each pattern is a generic construction of exclusion, subordination, distrust or
-comparison with animals and objects ("X belong in a zoo", "keep X out of our country",
-"a dog is worth more than X", "I would never hire X"). They are written from general
+comparison with animals and objects ("keep X out of our country", "a dog is worth more
+than X", "I would never hire X", "X are too emotional to lead", "we'd be better off
+without X"). They are written from general
 knowledge of how such statements are built, not from any dataset's sentences, and they
 fire only in a sentence that names a protected group (`hate.py` checks that, and negation
 and reported speech as well).

@@ -3,9 +3,12 @@
 Steps: Unicode NFKC and casefold; drop zero-width and other format characters; map
 look-alike letters (Cyrillic, Greek) to Latin; undo leetspeak inside words; join letters
 spaced out ("h a t e", "f.u.c.k"); squeeze repeated letters; expand contractions; and,
-for words that are not English, repair one dropped or swapped letter and split words run
-together ("Ihate", "gaypeople", "muslimscum", "IHateWomen") into two or three known words,
-at least one of which the lexicon cares about (or one a small function word, "arejust").
+for words that are not ordinary English — wordfreq's list of words people write, so
+"cumin", "raccoons" and "Spiciness" are never touched — repair one dropped, swapped or
+masked letter and split words run together ("Ihate", "gaypeople", "muslimscum",
+"IHateWomen") into two or three known words, at least one of which the lexicon cares about
+(or one a small function word, "arejust"). Every step is linear in the text's length and
+independent of the hash seed.
 Set phrases are mapped onto one lexicon word ("can't stand" → hate, "makes me sick" →
 disgust me) so the detectors see one vocabulary.
 """
