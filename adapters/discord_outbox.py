@@ -28,7 +28,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 import aiohttp
 import discord
 
-from adapters.discord_render import render
+from adapters.discord_render import render, render_preview
 from bot.events import Reply, ReplyKind
 
 __all__ = [
@@ -87,18 +87,18 @@ class MessageOutbox:
         )
 
     async def preview(self, text: str) -> None:
-        pieces = render(Reply(text))
-        if self._stuck or not pieces:
+        shown = render_preview(text)
+        if self._stuck or not shown:
             return
         finished = False
         try:
             async with asyncio.timeout(PREVIEW_WAIT_S):
                 if self._preview is None:
                     self._preview = await self._message.channel.send(
-                        pieces[0], reference=self._reference(), allowed_mentions=NO_MENTIONS
+                        shown, reference=self._reference(), allowed_mentions=NO_MENTIONS
                     )
                 else:
-                    self._preview = await self._preview.edit(content=pieces[0], allowed_mentions=NO_MENTIONS)
+                    self._preview = await self._preview.edit(content=shown, allowed_mentions=NO_MENTIONS)
             finished = True
         except TimeoutError:
             log.warning(
