@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TextIO
 
-from bot import messages
+from bot import messages, metrics, version
 from bot.commands import CommandRunner
 from bot.config import Config
-from bot.errors import AdapterError, ConfigError, ModelLoadError
+from bot.errors import AdapterError, ModelLoadError
 from bot.events import Adapter
 from bot.handler import ChatHandler
+from bot.health import HealthServer, Readiness
 from bot.history import History
 from bot.inbox import Inbox, keep_leases
 from bot.inference.engine import BatchEngine
@@ -37,12 +38,12 @@ from bot.safety.policy import Preset
 from bot.safety.service import Safety
 from bot.shutdown import Signals, drain
 from bot.store import Store
-from storage.database import SchemaOutdated, check_schema, create_engine, is_sqlite, upgrade
+from storage.database import open_database, problem
 from storage.inbox import SqlInbox
 from storage.repository import SqlStore
 from storage.safety_repo import SqlSafetyStore
 
-__all__ = ["Services", "build_store", "fit_memory", "run_chat", "run_platforms"]
+__all__ = ["Services", "build_store", "fit_memory", "run_chat", "run_platforms", "start_health"]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,12 @@ class Services:
     async def start(cls, config: Config, *, demo_fallback: bool = False, err: TextIO | None = None) -> Services:
         """Load the model and open the database; `demo_fallback` swaps in `demo` if the model can't load."""
         err = err or sys.stderr
-        loaded = await _load(config, demo_fallback, err)
+        store = await build_store(config)  # a database the bot cannot use stops it before the slow model load
+        try:
+            loaded = await _load(config, demo_fallback, err)
+        except BaseException:
+            await store.close()
+            raise
         if loaded.info.is_demo:
             err.write(messages.DEMO_BANNER + "\n")
             log.warning(messages.DEMO_WARNING)
@@ -90,11 +96,6 @@ class Services:
             engine, max_queue=section.max_queue, timeout_s=section.timeout_s, max_wait_s=section.max_wait_s
         )
         queue.start()
-        try:
-            store = await build_store(config)
-        except BaseException:
-            await queue.stop()
-            raise
         inbox = SqlInbox(store.engine, lease=LEASE, keep=timedelta(hours=config.storage.seen_events_hours))
         transcript = Transcript(loaded.tokenizer, config.bot.name, loaded.info.n_positions)
         history = History(store, transcript)
@@ -120,18 +121,8 @@ class Services:
 
 async def build_store(config: Config) -> SqlStore:
     """SQLite is migrated at start; PostgreSQL must already be at the newest migration."""
-    engine = create_engine(config.storage.url)
-    try:
-        if is_sqlite(engine):
-            await upgrade(engine)
-        else:
-            await check_schema(engine)
-    except SchemaOutdated as exc:
-        await engine.dispose()
-        raise ConfigError("storage.url", config.storage.url, f"{exc}; run `python -m bot db upgrade`") from None
-    except OSError as exc:
-        await engine.dispose()
-        raise ConfigError("storage.url", config.storage.url, f"cannot connect ({exc})") from None
+    url = config.storage.url
+    engine = await open_database(url, migrate=url.startswith("sqlite"))
     return SqlStore(
         engine,
         max_messages=config.storage.max_messages_per_channel,
@@ -141,12 +132,21 @@ async def build_store(config: Config) -> SqlStore:
 
 async def run_chat(config: Config, *, channel: str, user: str) -> None:
     """The console: stdin lines in, replies out, until end of input or a stop signal."""
+    health = await start_health(config)
+    try:
+        await _run_chat(config, channel, user, health)
+    finally:
+        await stop_health(health)
+
+
+async def _run_chat(config: Config, channel: str, user: str, health: HealthServer | None) -> None:
     from adapters.console import ConsoleAdapter
 
     services = await Services.start(config, demo_fallback=True)
+    watch_services(health, services)
     console = ConsoleAdapter(services.handler, bot_name=config.bot.name, channel=channel, user=user)
     try:
-        await _serve(config, [console])
+        await _serve(config, [console], health)
     finally:
         await services.stop()
 
@@ -154,14 +154,23 @@ async def run_chat(config: Config, *, channel: str, user: str) -> None:
 async def run_platforms(config: Config) -> None:
     """Every platform with credentials (`require_credentials` first), until one of them stops
     or a signal asks the bot to stop."""
-    services = await Services.start(config)
+    health = await start_health(config)
     try:
-        await _serve(config, _platform_adapters(config, services))
+        await _run_platforms(config, health)
+    finally:
+        await stop_health(health)
+
+
+async def _run_platforms(config: Config, health: HealthServer | None) -> None:
+    services = await Services.start(config)
+    watch_services(health, services)
+    try:
+        await _serve(config, _platform_adapters(config, services), health)
     finally:
         await services.stop()
 
 
-async def _serve(config: Config, adapters: list[Adapter]) -> None:
+async def _serve(config: Config, adapters: list[Adapter], health: HealthServer | None = None) -> None:
     """Start `adapters`, run until one ends or SIGTERM/SIGINT, then drain them all."""
     signals = Signals()
     signals.install()
@@ -171,6 +180,7 @@ async def _serve(config: Config, adapters: list[Adapter]) -> None:
             await adapter.start()
             started.append(adapter)
             log.info("%s adapter started", adapter.name)
+            mark_ready(health, adapter.name)
         waits = [asyncio.create_task(a.wait(), name=f"{a.name}-wait") for a in started]
         stop = asyncio.create_task(signals.requested.wait(), name="stop-signal")
         done, _ = await asyncio.wait([*waits, stop], return_when=asyncio.FIRST_COMPLETED)
@@ -178,6 +188,7 @@ async def _serve(config: Config, adapters: list[Adapter]) -> None:
             if task not in done:
                 task.cancel()
         failed = [t for t in done if t is not stop and t.exception() is not None]
+        mark_stopping(health)
         await drain(started, config.bot.shutdown_grace_s)
         started = []
         if failed:
@@ -238,3 +249,55 @@ def _safety(config: Config, store: SqlSafetyStore) -> Safety | None:
         return None
     checker = Checker(load_classifiers(section.classifiers, section.checkpoint))
     return Safety(store, checker, default_preset=Preset(section.preset), log_content=section.log_content)
+
+
+# --- the operator's endpoint: /healthz, /readyz, /metrics (bot.health) -------------------
+
+
+async def start_health(config: Config) -> HealthServer | None:
+    """Serve the endpoint from before the model loads, so /healthz answers during a long load and
+    /readyz says what is still starting; None when `health.enabled` is off."""
+    if not config.health.enabled:
+        return None
+    metrics.BUILD_INFO.labels(version()).set(1)
+    readiness = Readiness()
+    readiness.set("model", "loading")
+    readiness.set("database", "opening")
+    for platform in _configured_platforms(config):
+        readiness.set(platform, "connecting")
+    server = HealthServer(config.health, readiness, metrics.REGISTRY)
+    await server.start()
+    return server
+
+
+def watch_services(health: HealthServer | None, services: Services) -> None:
+    """The model is loaded; from now on each probe asks the database and each scrape the queue."""
+    metrics.QUEUE.watch(services.queue.stats)  # the numbers /gpt2 status shows
+    if health is None:
+        return
+    health.readiness.set("model", None)
+    store = services.store
+    if isinstance(store, SqlStore):
+        health.readiness.add("database", lambda: problem(store.engine))
+
+
+def mark_ready(health: HealthServer | None, platform: str) -> None:
+    if health is not None:
+        health.readiness.set(platform, None)
+
+
+def mark_stopping(health: HealthServer | None) -> None:
+    """Draining: a load balancer should send new work elsewhere."""
+    if health is not None:
+        health.readiness.set("shutdown", "draining: finishing the replies in progress")
+
+
+async def stop_health(health: HealthServer | None) -> None:
+    metrics.QUEUE.watch(None)
+    if health is not None:
+        await health.stop()
+
+
+def _configured_platforms(config: Config) -> list[str]:
+    secrets = config.secrets
+    return [name for name, token in (("discord", secrets.discord_token), ("slack", secrets.slack_bot_token)) if token]

@@ -99,38 +99,17 @@ class CommandRunner:
 
     async def _show(self, command: Command, _args: str) -> Reply:
         state = await self._store.channel_state(command.where)
-        settings, overrides = for_channel(self._config, state), state.overrides
-        lines = [f"{key} = {settings.value(key)}{' *' if key in overrides else ''}" for key in SETTINGS]
-        lines.append(f"auto-reply = {format_value(settings.enabled)}")
-        lines.append("(* set for this channel; the rest are defaults)")
-        return _answer(command, "\n".join(lines))
+        settings = for_channel(self._config, state)
+        values = [(key, settings.value(key), key in state.overrides) for key in SETTINGS]
+        return _answer(command, messages.show(values, format_value(settings.enabled)))
 
     async def _status(self, command: Command, _args: str) -> Reply:
         info, stats = self._generator.info, self._generator.stats()
         settings = await self.settings(command)
         stored = await self._store.count_messages(command.where)
         prompt = await self._history.prompt(command.where, settings)
-        dropped = stored - prompt.turns_used
-        lines = [
-            f"Model: {info.name} on {info.device} ({info.dtype}, {info.n_params / 1e6:.1f}M parameters)",
-            f"Queue: {stats.waiting} waiting, {stats.running} generating "
-            f"(limit {stats.max_queue} waiting; batches up to {stats.max_batch}, largest so far {stats.largest_batch})",
-            f"This conversation: {stored} message{'s' if stored != 1 else ''} stored, "
-            f"{prompt.turns_used} in the next prompt ({len(prompt.ids)} of {prompt.budget} tokens)",
-            f"Auto-reply: {format_value(settings.enabled)}",
-        ]
-        if stats.reused_tokens:
-            share = stats.reused_tokens / max(stats.prompt_tokens, 1)
-            lines.insert(
-                2,
-                f"Prefix cache: {stats.reused_tokens:,} of {stats.prompt_tokens:,} prompt tokens "
-                f"({share:.0%}) reused from earlier turns",
-            )
-        if dropped > 0:
-            lines.append(messages.history_trimmed(dropped))
-        if info.is_demo:
-            lines.insert(0, f"⚠ {messages.DEMO_WARNING}")
-        return _answer(command, "\n".join(lines))
+        conversation = messages.Conversation(stored, prompt.turns_used, len(prompt.ids), prompt.budget)
+        return _answer(command, messages.status(info, stats, conversation, format_value(settings.enabled)))
 
     # --- changes (moderators) ----------------------------------------------------------
 

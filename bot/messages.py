@@ -6,6 +6,10 @@ Sections for adapters and safety follow the core's.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from bot.inference.types import ModelInfo, QueueStats
+
 __all__ = [
     "BUSY",
     "DEMO_BANNER",
@@ -27,14 +31,19 @@ __all__ = [
     "SELF_HARM_SUPPORT",
     "SLACK_THINKING",
     "TIMEOUT",
+    "Conversation",
     "bad_value",
+    "batch_lowered",
     "enabled_changed",
     "history_trimmed",
     "input_blocked",
     "input_too_long",
     "persona_set",
+    "prefix_cache_lowered",
+    "preview",
     "rate_limited",
     "reset_done",
+    "restarting",
     "safety_below_floor",
     "safety_changed",
     "safety_log_line",
@@ -44,9 +53,13 @@ __all__ = [
     "safety_usage",
     "setting_changed",
     "setting_unset",
+    "show",
+    "status",
+    "trimmed_notice",
     "unknown_command",
     "unknown_setting",
     "usage",
+    "with_notice",
 ]
 
 # --- core -------------------------------------------------------------------------------
@@ -81,6 +94,49 @@ Commands (`/gpt2 <command>`):
   unset <key>           back to the default (moderators)
   persona [text]        show, or set (moderators), the line that sets my character here
 Settings: {keys}"""
+
+
+def show(values: list[tuple[str, str, bool]], auto_reply: str) -> str:
+    """`/gpt2 show`: each setting as (key, value, set here)."""
+    lines = [f"{key} = {value}{' *' if here else ''}" for key, value, here in values]
+    lines.append(f"auto-reply = {auto_reply}")
+    lines.append("(* set for this channel; the rest are defaults)")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """What `status` says about one conversation's history."""
+
+    stored: int  # turns in the database
+    in_prompt: int  # turns the next prompt holds
+    prompt_tokens: int
+    budget: int  # the most prompt tokens allowed (window - max_new_tokens)
+
+
+def status(info: ModelInfo, stats: QueueStats, conversation: Conversation, auto_reply: str) -> str:
+    """`/gpt2 status`."""
+    stored = conversation.stored
+    lines = [
+        f"Model: {info.name} on {info.device} ({info.dtype}, {info.n_params / 1e6:.1f}M parameters)",
+        f"Queue: {stats.waiting} waiting, {stats.running} generating "
+        f"(limit {stats.max_queue} waiting; batches up to {stats.max_batch}, largest so far {stats.largest_batch})",
+        f"This conversation: {stored} message{'s' if stored != 1 else ''} stored, "
+        f"{conversation.in_prompt} in the next prompt ({conversation.prompt_tokens} of {conversation.budget} tokens)",
+        f"Auto-reply: {auto_reply}",
+    ]
+    if stats.reused_tokens:
+        share = stats.reused_tokens / max(stats.prompt_tokens, 1)
+        lines.insert(
+            2,
+            f"Prefix cache: {stats.reused_tokens:,} of {stats.prompt_tokens:,} prompt tokens "
+            f"({share:.0%}) reused from earlier turns",
+        )
+    if stored > conversation.in_prompt:
+        lines.append(history_trimmed(stored - conversation.in_prompt))
+    if info.is_demo:
+        lines.insert(0, f"⚠ {DEMO_WARNING}")
+    return "\n".join(lines)
 
 
 def preview(text: str) -> str:

@@ -6,9 +6,6 @@ import asyncio
 import dataclasses
 import io
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,8 +16,6 @@ from bot.config import Config, InferenceSection, ModelSection, StorageSection
 from bot.events import Author, ChannelRef, Event, ReplyKind
 from bot.inference.engine import BatchEngine
 from tests.fakes.core import RecordingOutbox
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def config_for(model: str, db: Path, **inference: object) -> Config:
@@ -129,46 +124,3 @@ async def test_a_batch_too_big_for_memory_is_lowered_at_start(
     assert "prefix cache 50 MB" in warning and engine.prefixes is not None
     assert engine.prefixes.budget_bytes == 50_000_000
     assert "inference.prefix_cache_mb = 80 is more than a quarter of the free memory; using 50 MB" in warnings
-
-
-def run_cli(args: list[str], cwd: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), **env}
-    environ.pop("GPT2BOT_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=120,
-    )
-
-
-def test_cli_chat_with_piped_hello_falls_back_to_demo_and_exits_0(tmp_path: Path) -> None:
-    result = run_cli(["chat"], tmp_path, stdin="hello\n")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("GPT-2: ") and result.stdout.count("\n") == 1
-    assert "DEMO MODEL" in result.stderr and "gpt2-medium" in result.stderr
-    assert (tmp_path / "gpt2bot.db").exists()
-
-
-def test_cli_errors_are_one_line_with_status_2(tmp_path: Path) -> None:
-    (tmp_path / "config.toml").write_text("[generation]\ntemperature = 9\n")
-    result = run_cli(["chat"], tmp_path, stdin="hello\n")
-    assert result.returncode == 2
-    assert result.stderr.strip() == "gpt2bot: config error: generation.temperature = 9.0: must be from 0.0 to 2.0"
-    (tmp_path / "config.toml").unlink()
-    result = run_cli(["run"], tmp_path)
-    assert result.returncode == 2 and "DISCORD_TOKEN" in result.stderr and "Traceback" not in result.stderr
-    result = run_cli(["model", "info", "--model", "gpt2-xl"], tmp_path)
-    assert result.returncode == 2 and "cannot load model 'gpt2-xl'" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
-def test_cli_db_upgrade_and_model_info(tmp_path: Path) -> None:
-    result = run_cli(["db", "upgrade"], tmp_path)
-    assert result.returncode == 0 and "is at migration" in result.stdout
-    result = run_cli(["model", "info", "--model", "demo"], tmp_path)
-    assert result.returncode == 0 and "is_demo: True" in result.stdout and "random" in result.stdout
-    assert "max_batch: 64 of 64 configured; KV cache: up to 64 slots x 2 MB = 134 MB" in result.stdout

@@ -31,16 +31,17 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """Per-request decoding settings; bounds are checked in `bot.settings`."""
+    """Per-request decoding settings. Defaults, bounds and help live in one place, the config's
+    `[generation]` section (`bot.settings` builds these from a channel's settings)."""
 
-    temperature: float = 0.8
-    top_k: int = 40  # 0 = off
-    top_p: float = 0.9  # 1.0 = off
-    repetition_penalty: float = 1.2  # 1.0 = off (HF semantics: divide positive logits)
-    no_repeat_ngram_size: int = 3  # 0 = off
-    num_beams: int = 1  # > 1: beam search (deterministic, may run outside the batch)
-    max_new_tokens: int = 60
-    do_sample: bool = True  # False: greedy (or beam search when num_beams > 1)
+    temperature: float
+    top_k: int  # 0 = off
+    top_p: float  # 1.0 = off
+    repetition_penalty: float  # 1.0 = off (HF semantics: divide positive logits)
+    no_repeat_ngram_size: int  # 0 = off
+    num_beams: int  # > 1: beam search (deterministic, may run outside the batch)
+    max_new_tokens: int
+    do_sample: bool  # False: greedy (or beam search when num_beams > 1)
     seed: int | None = None  # same seed + same prompt -> same sample
 
 
@@ -93,6 +94,7 @@ class QueueStats:
     rejected: int
     reused_tokens: int = 0  # prompt tokens taken from the prefix cache since start
     prompt_tokens: int = 0  # prompt tokens admitted since start
+    generated_tokens: int = 0  # tokens generated since start
 
 
 TextCallback = Callable[[str], None]
