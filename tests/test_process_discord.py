@@ -24,7 +24,8 @@ from storage.models import InboxRow
 from tests.conftest import empty_database
 from tests.fakes.discord_rig import TOKEN
 from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.process import BotProcess, bot_env, write_config
+from tests.fakes.process import BotProcess, write_config
+from tests.process import bot_env
 
 MENTION = "<@1000>"
 STARTED = "discord adapter started"

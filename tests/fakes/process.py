@@ -1,16 +1,17 @@
-"""The real bot as a subprocess: `python -m bot --config C run`, for tests of what only a process shows.
+"""The real bot as a subprocess, driven from async tests: `python -m bot --config C run`.
 
 Signals, exit codes, a kill -9 and a restart against the same database cannot be tried
-in-process. `BotProcess` starts the bot with a config file (`write_config`) and an
-environment the test chooses, sends its log (stderr) to a file, waits for log lines,
-signals it, and kills it (SIGKILL) if a test leaves it running. Platform neutral: each
-platform's tests point the config at their own fake, running in the test's event loop.
+in-process. `tests.process` runs the bot with blocking calls; a platform's tests need the
+bot beside their fake platform, which serves it from the test's own event loop, so
+nothing may block that loop. `BotProcess` starts the bot with a config file
+(`write_config`) and an environment (`tests.process.bot_env`), sends its log to a file,
+waits for log lines without blocking, signals it, and kills it (SIGKILL) if a test leaves
+it running. Platform neutral: each platform's tests point the config at their own fake.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from collections.abc import Mapping
@@ -18,10 +19,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["BotProcess", "bot_env", "write_config"]
+from tests.process import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-_SECRET_PREFIXES = ("DISCORD_", "SLACK_", "GPT2BOT_")
+__all__ = ["BotProcess", "write_config"]
 
 
 def write_config(path: Path, sections: Mapping[str, Mapping[str, Any]]) -> Path:
@@ -45,13 +45,6 @@ def _toml(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     raise TypeError(f"no TOML for {value!r}")
-
-
-def bot_env(**secrets: str) -> dict[str, str]:
-    """This process's environment without any bot token or config, offline, plus `secrets`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SECRET_PREFIXES)}
-    env.update(HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", **secrets)
-    return env
 
 
 class BotProcess:
