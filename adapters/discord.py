@@ -1,22 +1,17 @@
-"""The Discord adapter: discord.py gateway traffic in, the core's replies out.
+"""The Discord adapter: discord.py's client, started, kept connected and stopped.
 
 It answers when mentioned (the bot's user or its managed role), when someone replies to
 one of its messages, in DMs (`discord.allow_dms`), and in channels where a moderator ran
-`enable`. It never sees its own messages, nor other bots' unless `discord.allow_bots`.
+`enable`; it never sees its own messages, nor other bots' unless `discord.allow_bots`.
+The work is split by traffic: `discord_messages` (the inbox, busy, recovery),
+`discord_interactions` (every interaction answered), `discord_changes` (edits and
+deletions); this module owns the client and the lifecycle (`bot.events.Adapter`):
 
-No message is lost. A message the core may answer (`Core.may_answer`) is claimed in the
-inbox before it is handled and marked done once handled, so one the bot took but never
-answered (stopped or crashed) is answered after a restart: the recovery loop fetches it
-again through REST, as it is now. Each handling runs in discord.py's own event task,
-tracked here; beyond `MAX_PENDING` of them a message or command is answered "busy". An
-exception from the core is logged and the user gets a short apology. Every interaction
-gets an answer: the live `/gpt2` runs, anything else is told what to use instead.
-Edited and deleted messages (raw events, cached or not, in threads too) reach the core.
-
-Stopping (`bot.events.Adapter`): `pause()` stops taking work (a new message is claimed
-and left for after the restart, with a "restarting" note; a command is told to try again
-in a minute); `stop()` cancels what is still running, where each handling leaves the note
-in place of its preview, then closes the gateway.
+* `start()` logs in, syncs `/gpt2`, connects (`discord_connection` keeps it connected)
+  and starts the chores: the inbox's recovery loop and the stale `/gpt2` sweep;
+* `pause()` takes no new work: new messages are kept for after the restart, with a note;
+* `stop()` cuts off what is still running (each handling leaves a "restarting" note where
+  its reply was being written, and its message stays in the inbox), then closes the gateway.
 
 Proxies. discord.py 2.7 has no per-client endpoint setting: the REST base is the class
 attribute `discord.http.Route.BASE` (the interaction webhooks use the same `Route`) and
@@ -34,8 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Coroutine, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -45,38 +39,23 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from adapters.cleaning import clean_text
-from adapters.discord_commands import (
-    Kind,
-    autocomplete_choices,
-    command_text,
-    forget,
-    kind_of,
-    remove_guild_copies,
-    sync,
-)
+from adapters.discord_changes import Changes
+from adapters.discord_claims import PLATFORM, Claims
+from adapters.discord_commands import remove_guild_copies, sync
 from adapters.discord_connection import INTENT_REFUSED, keep_connected
-from adapters.discord_outbox import (
-    MAX_RATELIMIT_WAIT_S,
-    NO_MENTIONS,
-    PLATFORM_ERRORS,
-    InteractionOutbox,
-    MessageOutbox,
-    respond,
-)
-from adapters.discord_recovery import refetch, route_of
-from adapters.discord_translate import author_of, channel_ref, is_moderator, message_event
-from bot import messages
+from adapters.discord_handlings import Handlings, Session
+from adapters.discord_interactions import Interactions
+from adapters.discord_messages import Messages
+from adapters.discord_outbox import MAX_RATELIMIT_WAIT_S, NO_MENTIONS, PLATFORM_ERRORS
 from bot.config import DiscordSection
 from bot.errors import AdapterError
-from bot.events import ChannelRef, Command, Core, Event, Reply, ReplyKind
-from bot.inbox import Claim, Delivery, Inbox, recover
+from bot.events import Core
+from bot.inbox import Inbox, recover
 
-__all__ = ["INTENT_REFUSED", "MAX_PENDING", "DiscordAdapter", "api_base"]
+__all__ = ["INTENT_REFUSED", "DiscordAdapter", "api_base"]
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING = 256  # messages and commands in flight; beyond this they are answered "busy"
 CONNECT_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 RECOVER_EVERY_S = 30.0  # how often to look for messages a stopped or crashed process left unanswered
@@ -90,7 +69,7 @@ def api_base(url: str) -> str:
 
 
 class _Hooks:
-    """discord.py event methods, forwarded to the adapter (mixed into the client class)."""
+    """discord.py event methods, forwarded to the adapter's parts (mixed into the client class)."""
 
     def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
         super().__init__(**options)
@@ -104,19 +83,19 @@ class _Hooks:
         self._adapter._log_ready()
 
     async def on_message(self, message: discord.Message) -> None:
-        await self._adapter._on_message(message)
+        await self._adapter._messages.on_message(message)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        await self._adapter._on_interaction(interaction)
+        await self._adapter._interactions.on_interaction(interaction)
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
-        await self._adapter._on_edit(payload)
+        await self._adapter._changes.edited(payload)
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        await self._adapter._on_delete(payload.channel_id, payload.guild_id, [payload.message_id])
+        await self._adapter._changes.deleted(payload.channel_id, payload.guild_id, [payload.message_id])
 
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
-        await self._adapter._on_delete(payload.channel_id, payload.guild_id, sorted(payload.message_ids))
+        await self._adapter._changes.deleted(payload.channel_id, payload.guild_id, sorted(payload.message_ids))
 
 
 class _Client(_Hooks, discord.Client):
@@ -143,34 +122,33 @@ class DiscordAdapter:
     ) -> None:
         self._config = config
         self._token = token
-        self._core = core
         self._inbox = inbox
         self._recover_within = recover_within
-        self._client: discord.Client | None = None
+        self._session = Session()
+        self._handlings = Handlings()
+        recovers = recover_within > timedelta(0)
+        self._messages = Messages(config, core, Claims(inbox), self._handlings, self._session, recovers=recovers)
+        self._interactions = Interactions(config, core, self._handlings, self._session)
+        self._changes = Changes(config, core, self._session)
         self._runner: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()  # a READY arrived (one shard is up)
         self._ready = asyncio.Event()  # on_ready: every shard's servers arrived
         self._stopping = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()  # handlings of messages and commands
-        self._room = asyncio.Event()  # set when a handling ends (recovery waits for room)
-        self._chores: set[asyncio.Task[None]] = set()  # recovery loop, stale command sweep
+        self._chores: set[asyncio.Task[None]] = set()  # the recovery loop, the stale /gpt2 sweep
         self._recovery: asyncio.Task[None] | None = None
-        self._handed_back: set[asyncio.Task[Any]] = set()  # cut off with a failed client: no note, no REST
         self._saved_endpoints: tuple[str, yarl.URL] | None = None
-        self._paused = False
 
     @property
     def pending(self) -> int:
         """Messages and commands still being handled."""
-        return len(self._tasks)
+        return len(self._handlings)
 
     async def pause(self) -> None:
-        self._paused = True  # new messages are kept for after the restart; commands are told to retry
+        self._session.paused = True  # new messages are kept for after the restart; commands told to retry
         await self._end_chores()
 
     async def idle(self) -> None:
-        while self._tasks:
-            await asyncio.wait(list(self._tasks))
+        await self._handlings.idle()
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -178,7 +156,7 @@ class DiscordAdapter:
         if not self._token:
             raise AdapterError(f"Discord needs a bot token: set {self._config.token_env}")
         self._use_endpoints()
-        self._client = client = self._make_client()
+        self._session.client = client = self._make_client()
         try:
             await self._login(client, sync_commands=True)
             self._runner = asyncio.create_task(
@@ -201,7 +179,9 @@ class DiscordAdapter:
         except BaseException:
             await self.stop()
             raise
-        self._start_chores(client)
+        self._start_recovery()
+        if not self._config.command_guilds:
+            self._chore(self._sweep([guild.id for guild in client.guilds]))
 
     async def wait(self) -> None:
         """Return when the gateway connection ends; raise AdapterError if it failed."""
@@ -210,16 +190,13 @@ class DiscordAdapter:
             self._runner.result()
 
     async def stop(self) -> None:
-        self._paused = True
+        self._session.paused = True
         await self._end_chores()
-        tasks = [t for t in self._tasks if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()  # each leaves a "restarting" note where its reply was being written
-        if tasks:
-            await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
-            log.info("discord: %d handling(s) cut off; their messages are answered after the restart", len(tasks))
+        cut = await self._handlings.cut_off(STOP_TIMEOUT_S)
+        if cut:
+            log.info("discord: %d handling(s) cut off; their messages are answered after the restart", cut)
         self._stopping.set()
-        client, self._client = self._client, None
+        client, self._session.client = self._session.client, None
         if client is not None:
             await client.close()
         runner = self._runner
@@ -229,6 +206,19 @@ class DiscordAdapter:
                 runner.cancel()
                 await asyncio.wait({runner})
         self._restore_endpoints()
+
+    async def _replace_client(self) -> discord.Client:
+        """A new client in place of one that closed itself after a failure (sharded). What the
+        old one was answering cannot be sent through it any more: those handlings give their
+        messages back to the inbox, and a fresh recovery pass answers them through the new one."""
+        cut = await self._handlings.cut_off(STOP_TIMEOUT_S, hand_back=True)
+        if cut:
+            log.warning("discord: %d handling(s) handed back to the inbox with the failed connection", cut)
+        client = self._make_client()
+        await self._login(client)
+        self._session.client = client
+        self._start_recovery()
+        return client
 
     # --- start-up ----------------------------------------------------------------------
 
@@ -273,40 +263,16 @@ class DiscordAdapter:
         if isinstance(client, discord.AutoShardedClient) and self._config.gateway_url and client.shard_count is None:
             client.shard_count, _, _ = await client.http.get_bot_gateway()
 
-    async def _replace_client(self) -> discord.Client:
-        """A new client in place of one that closed itself after a failure (sharded). What the
-        old one was answering cannot be sent through it any more: those handlings are cut off
-        and their messages go back to the inbox, for a fresh recovery pass to answer."""
-        cut = list(self._tasks)
-        self._handed_back.update(cut)
-        for task in cut:
-            task.cancel()
-        if cut:
-            await asyncio.wait(cut, timeout=STOP_TIMEOUT_S)
-            log.warning("discord: %d handling(s) handed back to the inbox with the failed connection", len(cut))
-        self._handed_back.clear()
-        client = self._make_client()
-        await self._login(client)
-        self._client = client
-        self._recovery = None
-        self._start_chores(client, sweep=False)
-        return client
-
-    def _start_chores(self, client: discord.Client, *, sweep: bool = True) -> None:
-        if self._recovers:
-            if self._recovery is not None:
-                self._recovery.cancel()
-            self._recovery = self._chore(
-                recover(
-                    self._inbox,
-                    "discord",
-                    self._recover,
-                    max_age=self._recover_within,
-                    every_s=RECOVER_EVERY_S,
-                )
-            )
-        if sweep and not self._config.command_guilds:
-            self._chore(self._sweep([guild.id for guild in client.guilds]))
+    def _start_recovery(self) -> None:
+        """The inbox's recovery loop (again, after a new client: its first pass is at once)."""
+        if self._recover_within <= timedelta(0):
+            return
+        if self._recovery is not None:
+            self._recovery.cancel()
+        work = recover(
+            self._inbox, PLATFORM, self._messages.recover, max_age=self._recover_within, every_s=RECOVER_EVERY_S
+        )
+        self._recovery = self._chore(work)
 
     def _chore(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
@@ -322,7 +288,7 @@ class DiscordAdapter:
             await asyncio.wait(chores)
 
     async def _sweep(self, guild_ids: list[int]) -> None:
-        client = self._client
+        client = self._session.client
         if client is None:
             return
         if len(guild_ids) > SWEEP_GUILDS:
@@ -347,232 +313,6 @@ class DiscordAdapter:
             self._saved_endpoints = None
 
     def _log_ready(self) -> None:
-        client = self._client
+        client = self._session.client
         if client is not None and client.user is not None:
             log.info("discord: ready as %s (%s) in %d servers", client.user, client.user.id, len(client.guilds))
-
-    # --- messages ----------------------------------------------------------------------
-
-    async def _on_message(self, message: discord.Message) -> None:
-        client = self._client
-        if client is None or client.user is None:
-            return
-        event = message_event(message, client.user, self._config)
-        if event is None or not await self._core.may_answer(event):
-            return
-        outbox = MessageOutbox(message)
-        key = f"discord:{event.message_id}"
-        if len(self._tasks) >= MAX_PENDING and not self._paused:
-            log.warning("discord: %d handlings in flight; message %s is answered busy", len(self._tasks), key)
-            await outbox.send(Reply(messages.BUSY, ReplyKind.BUSY, reply_to=event.message_id))
-            return
-        with self._tracked():
-            claim = await self._claim(key, route_of(message))
-            if claim is Claim.DUPLICATE:
-                log.info("discord: message %s is handled already", event.message_id)
-                return
-            if self._paused:  # stopping: answered after the restart
-                await outbox.abandon(messages.restarting(answer_later=claim is not None and self._recovers))
-                await self._release(key, claim)
-                return
-            await self._answer(event, outbox, key, claim)
-
-    async def _answer(self, event: Event, outbox: MessageOutbox, key: str, claim: Claim | None) -> None:
-        """Hand `event` to the core; mark it done, or (cut off by a stop) leave the note and release it."""
-        try:
-            await self._core.on_message(event, outbox)
-        except asyncio.CancelledError:
-            if outbox.delivered:
-                await self._done(key, claim)
-            elif asyncio.current_task() in self._handed_back:
-                await self._release(key, claim)
-            else:
-                await outbox.abandon(messages.restarting(answer_later=claim is not None and self._recovers))
-                await self._release(key, claim)
-            raise
-        except Exception:
-            log.exception("discord: the core failed on message %s", event.message_id)
-            await outbox.send(Reply(messages.ERROR, ReplyKind.ERROR, reply_to=event.message_id))
-        finally:
-            if asyncio.current_task() not in self._handed_back:
-                await outbox.close()  # a preview the core never replaced (e.g. `reset` cancelled it)
-        await self._done(key, claim)
-
-    @property
-    def _recovers(self) -> bool:
-        return self._recover_within > timedelta(0)
-
-    async def _recover(self, delivery: Delivery) -> None:
-        """Answer a message left unanswered earlier (called by `bot.inbox.recover`)."""
-        while len(self._tasks) >= MAX_PENDING and not self._paused:
-            self._room.clear()
-            await self._room.wait()
-        if self._paused:
-            await self._release(delivery.key, Claim.RETRY)
-            return
-        task = asyncio.create_task(self._answer_recovered(delivery), name=f"discord-recover-{delivery.key}")
-        self._tasks.add(task)
-        task.add_done_callback(self._left)
-
-    async def _answer_recovered(self, delivery: Delivery) -> None:
-        client, key = self._client, delivery.key
-        if client is None or client.user is None:
-            await self._release(key, Claim.RETRY)
-            return
-        try:
-            found = await refetch(client, delivery.route)
-        except asyncio.CancelledError:
-            await self._release(key, Claim.RETRY)
-            raise
-        except PLATFORM_ERRORS as exc:
-            log.warning("discord: could not fetch %s again to answer it (%r); trying later", key, exc)
-            await self._release(key, Claim.RETRY)
-            return
-        if found is None:
-            log.info("discord: %s was deleted before it was answered", key)
-            await self._done(key, Claim.RETRY)
-            return
-        outbox = MessageOutbox(found.message, preview=found.leftover)
-        event = message_event(found.message, client.user, self._config)
-        if event is None or not await self._core.may_answer(event):  # edited since: no longer for the bot
-            await outbox.close()
-            await self._done(key, Claim.RETRY)
-            return
-        log.info("discord: answering %s, left unanswered by an earlier run", key)
-        await self._answer(event, outbox, key, Claim.RETRY)
-
-    async def _claim(self, key: str, route: dict[str, str]) -> Claim | None:
-        """The inbox's answer; None when the inbox failed (the message is handled anyway, not durably)."""
-        try:
-            return await self._inbox.claim(key, "discord", route)
-        except Exception:  # answering twice beats never answering
-            log.exception("discord: the inbox failed; handling %s anyway", key)
-            return None
-
-    async def _done(self, key: str, claim: Claim | None) -> None:
-        if claim is None:
-            return
-        try:
-            await self._inbox.done(key)
-        except Exception:
-            log.exception("discord: could not mark %s answered in the inbox", key)
-
-    async def _release(self, key: str, claim: Claim | None) -> None:
-        if claim is None:
-            return
-        try:
-            await self._inbox.release(key)
-        except Exception:
-            log.exception("discord: could not hand %s back to the inbox", key)
-
-    @contextmanager
-    def _tracked(self) -> Iterator[None]:
-        """Count the current task (discord.py's event task) as a handling while the body runs."""
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
-            yield
-        finally:
-            self._left(task)
-
-    def _left(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        self._room.set()
-
-    # --- edits and deletions -------------------------------------------------------------
-
-    async def _on_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
-        client = self._client
-        if client is None or client.user is None:
-            return
-        before = payload.cached_message
-        if before is not None and before.content == payload.message.content:
-            return  # an embed unfurled, a pin: not an edit of the text
-        event = message_event(payload.message, client.user, self._config)
-        if event is None:  # ours (previews), another bot's, a system message
-            return
-        where = await self._where(payload.channel_id, payload.guild_id)
-        await self._core.on_message_edited(where, str(payload.message_id), event.text)
-
-    async def _on_delete(self, channel_id: int, guild_id: int | None, message_ids: Iterable[int]) -> None:
-        where = await self._where(channel_id, guild_id)
-        for message_id in message_ids:
-            await self._core.on_message_deleted(where, str(message_id))
-
-    async def _where(self, channel_id: int, guild_id: int | None) -> ChannelRef:
-        """The conversation of a channel id; a thread discord.py has not cached is fetched to find its parent."""
-        client = self._client
-        channel: Any = client.get_channel(channel_id) if client is not None else None
-        if channel is None and guild_id is not None and client is not None:
-            try:
-                channel = await client.fetch_channel(channel_id)
-            except PLATFORM_ERRORS as exc:
-                log.warning("discord: channel %s could not be looked up (%s); taking it for a channel", channel_id, exc)
-        return channel_ref(channel, guild_id, channel_id)
-
-    # --- interactions --------------------------------------------------------------------
-
-    async def _on_interaction(self, interaction: discord.Interaction) -> None:
-        data: Any = interaction.data or {}
-        if interaction.type is discord.InteractionType.autocomplete:
-            try:
-                await interaction.response.autocomplete(autocomplete_choices(data))
-            except PLATFORM_ERRORS as exc:
-                log.warning("discord: autocomplete answer failed: %s", exc)
-            return
-        if interaction.type is not discord.InteractionType.application_command:
-            await respond(interaction, messages.DISCORD_FOREIGN_COMMAND)  # a button or form of someone else's
-            return
-        kind = kind_of(data, self._config.command_guilds)
-        if kind is Kind.STALE:
-            await respond(interaction, messages.DISCORD_STALE_COMMAND)
-            await self._forget(data)
-            return
-        text = command_text(data) if kind is Kind.OURS else None
-        if text is None:
-            await respond(interaction, messages.DISCORD_FOREIGN_COMMAND)
-            return
-        if self._paused:
-            await respond(interaction, messages.restarting(answer_later=False))
-            return
-        if len(self._tasks) >= MAX_PENDING:
-            log.warning(
-                "discord: %d handlings in flight; command %s is answered busy", len(self._tasks), interaction.id
-            )
-            await respond(interaction, messages.BUSY)
-            return
-        with self._tracked():
-            await self._command(interaction, clean_text(text))
-
-    async def _command(self, interaction: discord.Interaction, text: str) -> None:
-        outbox = InteractionOutbox(interaction)
-        if not await outbox.defer():  # within Discord's 3 s, before anything slow
-            return
-        user = interaction.user
-        in_dm = interaction.guild_id is None
-        moderator = in_dm or is_moderator(user, interaction.permissions, self._config.moderator_roles)
-        command = Command(
-            where=channel_ref(interaction.channel, interaction.guild_id, interaction.channel_id),
-            author=author_of(user, moderator=moderator),
-            text=text,
-            message_id=str(interaction.id),
-        )
-        try:
-            await self._core.on_command(command, outbox)
-        except asyncio.CancelledError:
-            if not outbox.delivered and asyncio.current_task() not in self._handed_back:
-                await outbox.abandon(messages.restarting(answer_later=False))
-            raise
-        except Exception:
-            log.exception("discord: the core failed on command %s", command.message_id)
-            await outbox.send(Reply(messages.ERROR, ReplyKind.ERROR, ephemeral=True))
-
-    async def _forget(self, data: Any) -> None:
-        client = self._client
-        if client is None:
-            return
-        try:
-            await forget(client, data)
-        except PLATFORM_ERRORS as exc:
-            log.warning("discord: could not delete a stale /gpt2 (%s)", exc)

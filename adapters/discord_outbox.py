@@ -30,6 +30,7 @@ import discord
 
 from adapters.discord_render import render, render_preview
 from bot.events import Reply, ReplyKind
+from bot.preview import CLOSE_WAIT_S
 
 __all__ = [
     "MAX_RATELIMIT_WAIT_S",
@@ -53,8 +54,8 @@ PLATFORM_ERRORS: tuple[type[Exception], ...] = (
     OSError,
 )
 MAX_RATELIMIT_WAIT_S = 60.0  # the client's `max_ratelimit_timeout`: longer waits fail at once (30 s at least)
-PREVIEW_WAIT_S = 1.5  # below bot.preview's CLOSE_WAIT_S, so a stuck preview ends before the reply waits for it
-TYPING_WAIT_S = 1.5
+PREVIEW_WAIT_S = CLOSE_WAIT_S * 3 / 4  # a stuck preview gives up before the core stops waiting for it
+TYPING_WAIT_S = PREVIEW_WAIT_S
 NOTE_WAIT_S = 5.0  # for the restarting note while stopping
 
 

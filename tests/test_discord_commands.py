@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from adapters import discord as discord_adapter
+from adapters import discord_handlings
 from adapters.discord_commands import command_payload
 from bot import messages
 from bot.commands import COMMANDS
@@ -171,7 +171,7 @@ async def test_global_sync_deletes_server_copies_of_gpt2_and_a_used_stale_copy()
 
 
 async def test_commands_beyond_the_in_flight_limit_are_answered_busy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(discord_adapter, "MAX_PENDING", 1)
+    monkeypatch.setattr(discord_handlings, "MAX_PENDING", 1)
     core = ScriptedCore(hold=asyncio.Event())
     async with discord_rig(core) as rig:
         w = rig.world

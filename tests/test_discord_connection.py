@@ -49,12 +49,14 @@ async def test_an_unexpected_gateway_failure_is_logged_with_its_traceback_and_th
     with caplog.at_level(logging.ERROR, logger="adapters"):
         async with discord_rig(core, shards=shards) as rig:
             w, gateway = rig.world, rig.fake.gateway
+            connection = asyncio.create_task(rig.adapter.wait())  # returns only if the connection ends
             await gateway.send_raw(frame)
             await rig.fake.wait_until(lambda: len(gateway.identifies) == 2 and len(gateway.sessions) == 1)
             await rig.fake.push_message(w.general, w.alice, f"{MENTION} still there?", mentions=(w.bot,))
             [reply] = await rig.replies(w.general)
             assert reply.body["content"] == "echo: still there?"
-            assert rig.adapter._runner is not None and not rig.adapter._runner.done()
+            assert not connection.done()
+            connection.cancel()
     [failure] = failures_logged(caplog)
     assert "connecting again" in failure.getMessage()
 
@@ -79,9 +81,11 @@ async def test_failures_far_apart_are_not_a_row(monkeypatch: pytest.MonkeyPatch)
     fake = FakeDiscord()
     fake.gateway.poison = NOT_JSON
     async with discord_rig(ScriptedCore(), fake=fake) as rig:
+        connection = asyncio.create_task(rig.adapter.wait())
         needed = discord_connection.MAX_FAILURES + 2
         await rig.fake.wait_until(lambda: len(rig.fake.gateway.identifies) >= needed, within_s=10)
-        assert rig.adapter._runner is not None and not rig.adapter._runner.done()
+        assert not connection.done()  # still reconnecting, not given up
+        connection.cancel()
 
 
 async def test_a_sharded_client_replaced_after_a_failure_answers_what_the_old_one_was_answering() -> None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters import discord as discord_adapter
+from adapters import discord_handlings
 from adapters.discord_render import MESSAGE_LIMIT
 from bot import messages
 from bot.events import Author, ChannelRef, Event
@@ -252,7 +252,7 @@ async def test_invalid_unicode_and_control_characters_never_reach_the_core() -> 
 async def test_messages_beyond_the_in_flight_limit_are_answered_busy_not_dropped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(discord_adapter, "MAX_PENDING", 2)
+    monkeypatch.setattr(discord_handlings, "MAX_PENDING", 2)
     core = ScriptedCore(hold=asyncio.Event())
     async with discord_rig(core) as rig:
         w = rig.world
