@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+from transformers import PreTrainedTokenizerBase
 
 from bot import messages, metrics, version
 from bot.commands import CommandRunner
@@ -43,7 +46,10 @@ from storage.inbox import SqlInbox
 from storage.repository import SqlStore
 from storage.safety_repo import SqlSafetyStore
 
-__all__ = ["Services", "build_store", "fit_memory", "run_chat", "run_platforms", "start_health"]
+if TYPE_CHECKING:
+    from bot.inference.remote import RemoteGenerator
+
+__all__ = ["Services", "build_generator", "build_store", "fit_memory", "run_chat", "run_platforms", "start_health"]
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +60,8 @@ LEASE = timedelta(seconds=30)  # an inbox claim lasts this long unless renewed (
 @dataclass
 class Services:
     config: Config
-    loaded: LoadedModel
-    queue: InferenceQueue
+    loaded: LoadedModel | None  # None with a remote backend: no weights in this process
+    queue: InferenceQueue | RemoteGenerator
     store: Store
     inbox: Inbox
     handler: ChatHandler
@@ -64,40 +70,17 @@ class Services:
 
     @classmethod
     async def start(cls, config: Config, *, demo_fallback: bool = False, err: TextIO | None = None) -> Services:
-        """Load the model and open the database; `demo_fallback` swaps in `demo` if the model can't load."""
+        """Load the model (or check the remote server) and open the database; `demo_fallback`
+        swaps in `demo` if the model can't load."""
         err = err or sys.stderr
         store = await build_store(config)  # a database the bot cannot use stops it before the slow model load
         try:
-            loaded = await _load(config, demo_fallback, err)
+            queue, tokenizer, loaded = await build_generator(config, demo_fallback, err)
         except BaseException:
             await store.close()
             raise
-        if loaded.info.is_demo:
-            err.write(messages.DEMO_BANNER + "\n")
-            log.warning(messages.DEMO_WARNING)
-        fit = fit_memory(config, loaded)
-        if fit.prefix_lowered:
-            log.warning(messages.prefix_cache_lowered(config.inference.prefix_cache_mb, fit.prefix_bytes))
-        if fit.lowered:
-            log.warning(messages.batch_lowered(fit.requested, fit.max_batch, fit.describe()))
-        else:
-            log.info(fit.describe())
-        engine = BatchEngine(
-            loaded.model,
-            loaded.tokenizer,
-            loaded.info,
-            max_batch=fit.max_batch,
-            max_prefill_tokens=_prefill_budget(config.inference.max_prefill_tokens, loaded.info.device),
-            cuda_graphs=config.inference.cuda_graphs,
-            prefix_cache_bytes=fit.prefix_bytes,
-        )
-        section = config.inference
-        queue = InferenceQueue(
-            engine, max_queue=section.max_queue, timeout_s=section.timeout_s, max_wait_s=section.max_wait_s
-        )
-        queue.start()
         inbox = SqlInbox(store.engine, lease=LEASE, keep=timedelta(hours=config.storage.seen_events_hours))
-        transcript = Transcript(loaded.tokenizer, config.bot.name, loaded.info.n_positions)
+        transcript = Transcript(tokenizer, config.bot.name, queue.info.n_positions)
         history = History(store, transcript)
         safety = _safety(config, SqlSafetyStore(store.engine, retention_days=config.safety.retention_days))
         runner = CommandRunner(config, store, queue, history, safety=safety)
@@ -117,6 +100,44 @@ class Services:
             self.safety.close()
         await self.store.close()
         log.info("stopped: inference queue and database closed")
+
+
+async def build_generator(
+    config: Config, demo_fallback: bool, err: TextIO
+) -> tuple[InferenceQueue | RemoteGenerator, PreTrainedTokenizerBase, LoadedModel | None]:
+    """The configured backend: the local engine and its queue, or a checked remote server
+    (then only the tokenizer is loaded, for exact trimming)."""
+    if config.inference.backend == "openai":
+        from bot.inference.probe import open_remote, remote_tokenizer  # imports the optional `openai`
+
+        tokenizer = await asyncio.to_thread(remote_tokenizer, config.model.name)
+        return await open_remote(config.inference, tokenizer, os.environ), tokenizer, None
+    loaded = await _load(config, demo_fallback, err)
+    if loaded.info.is_demo:
+        err.write(messages.DEMO_BANNER + "\n")
+        log.warning(messages.DEMO_WARNING)
+    fit = fit_memory(config, loaded)
+    if fit.prefix_lowered:
+        log.warning(messages.prefix_cache_lowered(config.inference.prefix_cache_mb, fit.prefix_bytes))
+    if fit.lowered:
+        log.warning(messages.batch_lowered(fit.requested, fit.max_batch, fit.describe()))
+    else:
+        log.info(fit.describe())
+    engine = BatchEngine(
+        loaded.model,
+        loaded.tokenizer,
+        loaded.info,
+        max_batch=fit.max_batch,
+        max_prefill_tokens=_prefill_budget(config.inference.max_prefill_tokens, loaded.info.device),
+        cuda_graphs=config.inference.cuda_graphs,
+        prefix_cache_bytes=fit.prefix_bytes,
+    )
+    section = config.inference
+    queue = InferenceQueue(
+        engine, max_queue=section.max_queue, timeout_s=section.timeout_s, max_wait_s=section.max_wait_s
+    )
+    queue.start()
+    return queue, loaded.tokenizer, loaded
 
 
 async def build_store(config: Config) -> SqlStore:

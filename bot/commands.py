@@ -18,7 +18,8 @@ from bot.config import Config
 from bot.errors import CommandError, PermissionDenied, UserError
 from bot.events import Command, Reply, ReplyKind
 from bot.history import History
-from bot.inference.types import Generator
+from bot.inference.dialects import off
+from bot.inference.types import Generator, QueueStats
 from bot.settings import SETTINGS, ChannelSettings, SettingSpec, for_channel, format_value
 from bot.store import Store
 
@@ -109,7 +110,8 @@ class CommandRunner:
         stored = await self._store.count_messages(command.where)
         prompt = await self._history.prompt(command.where, settings)
         conversation = messages.Conversation(stored, prompt.turns_used, len(prompt.ids), prompt.budget)
-        return _answer(command, messages.status(info, stats, conversation, format_value(settings.enabled)))
+        ignored = _not_applied(stats, settings)
+        return _answer(command, messages.status(info, stats, conversation, format_value(settings.enabled), ignored))
 
     # --- changes (moderators) ----------------------------------------------------------
 
@@ -157,6 +159,14 @@ class CommandRunner:
         if self._safety is None:
             raise CommandError(messages.SAFETY_UNAVAILABLE)
         return await self._safety.run_command(args, command)
+
+
+def _not_applied(stats: QueueStats, settings: ChannelSettings) -> tuple[str, ...]:
+    """This channel's settings, as "key = value", that the remote server does not apply (off ones don't matter)."""
+    if stats.remote is None:
+        return ()
+    keys = [key for key in stats.remote.not_applied if not off(key, getattr(settings, key))]
+    return tuple(f"{key} = {settings.value(key)}" for key in keys)
 
 
 def _spec(key: str) -> SettingSpec:

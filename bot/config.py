@@ -25,7 +25,9 @@ from bot.rules import Invalid, check, parse
 from bot.rules import option as _opt
 
 __all__ = [
+    "BACKENDS",
     "ENV_PREFIX",
+    "SERVERS",
     "BotSection",
     "Config",
     "DiscordSection",
@@ -52,6 +54,8 @@ _ENV_NAME_OR_EMPTY = {
     "allowed": "empty, or an environment variable name",
 }
 _HOST = {"max_len": 253, "pattern": r"[A-Za-z0-9._:\[\]-]+", "allowed": "a host name or IP address"}
+BACKENDS = ("local", "openai")
+SERVERS = ("vllm", "tgi", "llama.cpp", "transformers", "openai")  # how bot.inference.dialects names them
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,47 @@ class InferenceSection:
         lo=0,
         hi=1_000_000,
     )
+    backend: str = _opt(
+        "local", "where replies are generated: local (this process) or openai (a remote server)", choices=BACKENDS
+    )
+    base_url: str = _opt(
+        "",
+        "openai backend: the server's OpenAI API root, e.g. http://127.0.0.1:8000/v1",
+        pattern=r"(https?://\S+)?",
+        allowed="empty, or an http:// or https:// URL ending in the API root (usually /v1)",
+    )
+    remote_model: str = _opt(
+        "", "openai backend: the served model's name (empty = the one model the server lists)", max_len=256
+    )
+    server: str = _opt(
+        "auto",
+        "openai backend: the server's kind, which decides the request fields it is sent (auto = from GET /v1/models)",
+        choices=("auto", *SERVERS),
+    )
+    api_key_env: str = _opt(
+        "GPT2BOT_INFERENCE_API_KEY", "openai backend: environment variable holding the API key", **_ENV_NAME
+    )
+    connect_timeout_s: float = _opt(5.0, "openai backend: seconds to open a connection", lo=0.1, hi=300.0)
+    read_timeout_s: float = _opt(
+        60.0,
+        "openai backend: seconds the server may stay silent (before the first token or between tokens)",
+        lo=0.1,
+        hi=3600.0,
+    )
+    max_in_flight: int = _opt(
+        16, "openai backend: requests at the server at once; more wait (up to max_queue), then 'busy'", lo=1, hi=4096
+    )
+    max_retries: int = _opt(
+        2,
+        "openai backend: retries, with backoff, on connection errors, 429 and 5xx (Retry-After honoured); "
+        "all within timeout_s",
+        lo=0,
+        hi=10,
+    )
+
+    def __post_init__(self) -> None:
+        if self.backend == "openai" and not self.base_url:
+            raise ConfigError("inference.base_url", self.base_url, 'required when inference.backend = "openai"')
 
 
 @dataclass(frozen=True)
@@ -308,6 +353,7 @@ _SECRET_KEYS = {
     ("slack", "bot_token"): "slack.bot_token_env",
     ("slack", "app_token"): "slack.app_token_env",
     ("slack", "signing_secret"): "slack.signing_secret_env",
+    ("inference", "api_key"): "inference.api_key_env",
 }
 
 

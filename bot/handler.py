@@ -261,7 +261,7 @@ class ChatHandler:
         params = settings.sampling()
         if attempt:  # a retry must differ: sample with a fresh seed, even where the channel decodes greedily
             params = dataclasses.replace(params, do_sample=True, num_beams=1, seed=secrets.randbits(31))
-        request = GenerationRequest(prompt.ids, params, event.where.key, SPEAKER_STOP)
+        request = GenerationRequest(prompt.ids, params, event.where.key, SPEAKER_STOP, prompt.stop_strings)
         generation = await self._generator.submit(request, None if preview is None else preview.update)
         bind(queued_s=round(generation.queued_s, 3), generated_s=round(generation.generated_s, 3))
         bind(tokens=len(generation.token_ids))

@@ -15,6 +15,7 @@ from bot.app import Services
 from bot.config import Config, InferenceSection, ModelSection, StorageSection
 from bot.events import Author, ChannelRef, Event, ReplyKind
 from bot.inference.engine import BatchEngine
+from bot.inference.queue import InferenceQueue
 from tests.fakes.core import RecordingOutbox
 
 
@@ -24,6 +25,11 @@ def config_for(model: str, db: Path, **inference: object) -> Config:
         storage=StorageSection(url=f"sqlite+aiosqlite:///{db}"),
         inference=dataclasses.replace(InferenceSection(), **inference),  # type: ignore[arg-type]
     )
+
+
+def local_queue(services: Services) -> InferenceQueue:
+    assert isinstance(services.queue, InferenceQueue)
+    return services.queue
 
 
 async def chat(services: Services, lines: str, channel: str = "console") -> str:
@@ -65,7 +71,7 @@ async def test_status_reports_prompt_tokens_reused_from_earlier_turns(tmp_path: 
 
 async def test_twenty_channels_at_once_are_batched(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     services = await Services.start(config_for("demo", tmp_path / "bot.db", max_batch=32), err=io.StringIO())
-    services.queue._summary_every_s = 0.0  # log every step's summary for this test
+    local_queue(services)._summary_every_s = 0.0  # log every step's summary for this test
     mod = Author("u", "Ann", is_moderator=True)
     outboxes = [RecordingOutbox() for _ in range(20)]
     try:
@@ -92,7 +98,7 @@ async def test_the_real_engine_streams_previews_of_its_reply(tmp_path: Path) -> 
     generation = dataclasses.replace(config.generation, max_new_tokens=200, do_sample=False)
     config = dataclasses.replace(config, generation=generation)
     services = await Services.start(config, err=io.StringIO())
-    services.queue._engine.eos = -1  # type: ignore[attr-defined]  # random weights: never stop early on EOS
+    local_queue(services)._engine.eos = -1  # type: ignore[attr-defined]  # random weights: never stop early on EOS
     outbox = RecordingOutbox()
     try:
         event = Event(ChannelRef("test", "", "c1"), Author("u", "Ann"), "tell me a long story", addressed=True)
@@ -115,7 +121,7 @@ async def test_a_batch_too_big_for_memory_is_lowered_at_start(
     with caplog.at_level(logging.INFO, logger="bot.app"):
         services = await Services.start(config, err=io.StringIO())
     await services.stop()
-    engine = services.queue._engine
+    engine = local_queue(services)._engine
     assert isinstance(engine, BatchEngine) and engine.max_batch < 64
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     warning = next(w for w in warnings if "max_batch" in w)

@@ -124,11 +124,15 @@ def test_every_key_has_a_doc_and_rules_that_describe_it() -> None:
         assert default == field.default, f"{section}.{key}'s default breaks its rules"
 
 
+# Keys whose other value is only valid together with another key's.
+COMPANIONS = {("inference", "backend"): {"GPT2BOT_INFERENCE__BASE_URL": "http://127.0.0.1:8000/v1"}}
+
+
 @pytest.mark.parametrize(("section", "key", "kind", "field"), KEYS, ids=IDS)
 def test_every_key_can_be_set_from_its_environment_variable(section: str, key: str, kind: Any, field: Any) -> None:
     var = env_var(section, key)
     text, expected = other_value(kind, field)
-    config = load_config(None, environ={**BASE_ENV, var: text})
+    config = load_config(None, environ={**BASE_ENV, **COMPANIONS.get((section, key), {}), var: text})
     assert getattr(getattr(config, section), key) == expected
     assert config.origins[f"{section}.{key}"] == f"env {var}"
     if typing.get_origin(kind) is tuple:  # lists also as JSON

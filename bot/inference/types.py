@@ -23,6 +23,7 @@ __all__ = [
     "Generator",
     "ModelInfo",
     "QueueStats",
+    "RemoteStatus",
     "SamplingParams",
     "StepResult",
     "TextCallback",
@@ -70,6 +71,9 @@ class GenerationRequest:
     params: SamplingParams
     channel_key: str  # the conversation asking (`cancel_channel` on reset; logs)
     stop_pattern: str | None = None  # regex over generated text; the reply ends where it starts
+    # Literal strings that begin a stop match (e.g. "\nAnn:"), for servers whose `stop` takes no regex;
+    # the pattern is still enforced on the reply. The local engine needs only the pattern.
+    stop_strings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,23 @@ class QueueStats:
     reused_tokens: int = 0  # prompt tokens taken from the prefix cache since start
     prompt_tokens: int = 0  # prompt tokens admitted since start
     generated_tokens: int = 0  # tokens generated since start
+    remote: RemoteStatus | None = None  # set by a generator that talks to a remote server
+
+
+@dataclass(frozen=True)
+class RemoteStatus:
+    """A remote inference server as the bot sees it: for `status`."""
+
+    server: str  # its kind: vllm, tgi, llama.cpp, transformers, openai
+    base_url: str
+    state: str  # "ok", "unreachable" or "failing"
+    detail: str  # what went wrong last, in a few words ("" when ok)
+    since_s: float  # how long it has been in this state
+    first_text_p50_s: float | None  # recent replies: time to the first streamed text
+    reply_p50_s: float | None  # recent replies: whole reply
+    reply_p95_s: float | None
+    replies: int  # how many recent replies those figures cover
+    not_applied: tuple[str, ...]  # settings this server does not apply (unsupported or rejected)
 
 
 TextCallback = Callable[[str], None]
