@@ -114,3 +114,20 @@ async def test_wait_raises_when_discord_ends_the_session_for_good() -> None:
         await rig.fake.gateway.close_all(code=4004)  # authentication failed: discord.py gives up
         with pytest.raises(AdapterError, match="4004"):
             await asyncio.wait_for(rig.adapter.wait(), 5)
+
+
+async def test_a_reply_in_progress_finishes_during_the_grace_period_and_idle_returns_then() -> None:
+    core = ScriptedCore(hold=asyncio.Event())
+    async with discord_rig(core) as rig:
+        w = rig.world
+        await rig.fake.push_message(w.general, w.alice, f"{MENTION} finish this", mentions=(w.bot,))
+        await core.wait_for(events=1)
+        await rig.adapter.pause()
+        idle = asyncio.create_task(rig.adapter.idle())
+        await asyncio.sleep(0.05)
+        assert not idle.done() and rig.adapter.pending == 1
+        assert core.hold is not None
+        core.hold.set()  # the model finishes within the grace period
+        await asyncio.wait_for(idle, 5)
+        [reply] = rig.posted()
+        assert reply.body["content"] == "echo: finish this"  # the reply, not a note

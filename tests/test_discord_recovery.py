@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from adapters import discord as discord_adapter
 from bot import messages
 from storage.memory import MemoryInbox
 from tests.fakes.discord_rig import ScriptedCore, discord_rig, eventually
@@ -80,3 +83,20 @@ async def test_a_message_deleted_or_no_longer_for_the_bot_is_not_answered() -> N
         await eventually(lambda: all(inbox.entries[k].state == "done" for k in keys))
         await rig.fake.wait_for("DELETE", rf"/channels/{w.other}/messages/{note['id']}")  # the note goes too
         assert rig.posted() == [] and core.events == []
+
+
+async def test_a_message_discord_could_not_serve_is_tried_again_on_the_next_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(discord_adapter, "RECOVER_EVERY_S", 0.1)
+    fake, inbox = FakeDiscord(), MemoryInbox()
+    w = fake.world
+    asked = await fake.push_message(w.general, w.alice, f"{MENTION} hello?", mentions=(w.bot,), dispatch=False)
+    key = await left_unanswered(inbox, asked)
+    fake.rate_limit("GET", rf"/channels/300/messages/{asked['id']}", 3600.0, times=1)  # beyond what the bot waits
+    async with discord_rig(ScriptedCore(), fake=fake, inbox=inbox) as rig:
+        [reply] = await rig.replies(w.general)
+        assert reply.body["content"] == "echo: hello?"
+        assert len(rig.fake.find("GET", rf"/channels/300/messages/{asked['id']}")) == 2
+        await eventually(lambda: inbox.entries[key].state == "done")
+        assert inbox.entries[key].attempts == 3  # the dead run's, and two passes of this one
