@@ -22,6 +22,12 @@ previous values back, so run one Discord adapter per process. `AutoShardedClient
 normally takes its gateway URL from `GET /gateway/bot`; with `gateway_url` set and
 `shards = "auto"`, the adapter asks `/gateway/bot` only for the shard count, so every
 shard connects through the configured gateway.
+
+Several processes. `discord.shard_count` (the total) with `discord.shard_ids` (this
+process's share) starts an `AutoShardedClient` for those shards only: each process gets
+the events of its own servers (Discord sends a server's events to shard
+`(guild_id >> 22) % shard_count`; DMs to shard 0). Messages any process left unanswered
+are recovered through REST by whichever process looks first, whatever their shard.
 """
 
 from __future__ import annotations
@@ -234,6 +240,11 @@ class DiscordAdapter:
             "guild_ready_timeout": config.guild_ready_timeout,
             "max_ratelimit_timeout": MAX_RATELIMIT_WAIT_S,
         }
+        if config.shard_count:  # several processes: this one runs `shard_ids` (empty = all) of them
+            options["shard_count"] = config.shard_count
+            if config.shard_ids:
+                options["shard_ids"] = list(config.shard_numbers)
+            return _ShardedClient(self, **options)
         if config.shards == "none":
             return _Client(self, **options)
         if config.shards != "auto":

@@ -27,10 +27,11 @@ class Claims:
     def key(message_id: str) -> str:
         return f"{PLATFORM}:{message_id}"
 
-    async def claim(self, key: str, route: Mapping[str, str]) -> Claim | None:
-        """The inbox's answer; None when the inbox failed."""
+    async def claim(self, key: str, route: Mapping[str, str], *, conversation: str, message_id: str) -> Claim | None:
+        """The inbox's answer; None when the inbox failed. `conversation` and `message_id` put
+        the message in its conversation's order across processes (`bot.turns.SharedTurns`)."""
         try:
-            return await self._inbox.claim(key, PLATFORM, route)
+            return await self._inbox.claim(key, PLATFORM, route, conversation=conversation, message_id=message_id)
         except Exception:
             log.exception("discord: the inbox failed; handling %s anyway", key)
             return None

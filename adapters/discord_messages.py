@@ -66,7 +66,8 @@ class Messages:
             await outbox.send(Reply(messages.BUSY, ReplyKind.BUSY, reply_to=event.message_id))
             return
         with self._handlings.tracked():
-            claim = await self._claims.claim(key, route_of(message))
+            where = event.where.key
+            claim = await self._claims.claim(key, route_of(message), conversation=where, message_id=event.message_id)
             if claim is Claim.DUPLICATE:
                 log.info("discord: %s is handled already", key)
                 return

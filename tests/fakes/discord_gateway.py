@@ -2,7 +2,8 @@
 
 Frames go out as plain-text JSON (discord.py only decompresses binary frames, so the
 `compress=zlib-stream` the client asks for can be ignored). Sessions are sharded like
-Discord's: a guild's events go to shard `(guild_id >> 22) % shard_count`, DMs to shard 0.
+Discord's: a guild's events go to shard `(guild_id >> 22) % shard_count`, DMs to shard 0,
+and a session's READY and GUILD_CREATEs name only the guilds (`worlds`) its shard owns.
 Failures are scripted with `send_raw` (any text frame, e.g. one that is not JSON, to every
 session) and `poison` (a frame sent to every new session right after its GUILD_CREATE).
 """
@@ -47,9 +48,16 @@ class _Session:
 
 class Gateway:
     def __init__(
-        self, world: World, *, token: str, privileged_intents: bool, on_event: Callable[[], Awaitable[None]]
+        self,
+        world: World,
+        *,
+        token: str,
+        privileged_intents: bool,
+        on_event: Callable[[], Awaitable[None]],
+        more_worlds: tuple[World, ...] = (),
     ) -> None:
         self.world = world
+        self.worlds = (world, *more_worlds)  # one guild each, the same bot in all
         self.token = token
         self.privileged_intents = privileged_intents  # the Developer Portal toggles
         self.url = ""
@@ -98,7 +106,7 @@ class Gateway:
         shard, count = data.get("shard") or [0, 1]
         session = _Session(ws, shard, count, intents)
         world = self.world
-        owns_guild = session.owns(world.guild_id)
+        owned = [w for w in self.worlds if session.owns(w.guild_id)]
         await session.send(
             0,
             {
@@ -111,7 +119,7 @@ class Gateway:
                 "relationships": [],
                 "private_channels": [],
                 "presences": [],
-                "guilds": [{"id": str(world.guild_id), "unavailable": True}] if owns_guild else [],
+                "guilds": [{"id": str(w.guild_id), "unavailable": True} for w in owned],
                 "guild_join_requests": [],
                 "geo_ordered_rtc_regions": [],
                 "shard": [shard, count],
@@ -119,8 +127,8 @@ class Gateway:
             },
             "READY",
         )
-        if owns_guild:
-            await session.send(0, guild_payload(world), "GUILD_CREATE")
+        for guild in owned:
+            await session.send(0, guild_payload(guild), "GUILD_CREATE")
         self.sessions.append(session)
         if self.poison:
             await ws.send_str(self.poison)

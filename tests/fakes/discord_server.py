@@ -66,9 +66,15 @@ class _RateLimit:
 
 class FakeDiscord:
     def __init__(
-        self, world: World | None = None, *, privileged_intents: bool = True, token: str = "fake-discord-bot-token"
+        self,
+        world: World | None = None,
+        *,
+        privileged_intents: bool = True,
+        token: str = "fake-discord-bot-token",
+        more_worlds: tuple[World, ...] = (),
     ) -> None:
         self.world = world or World()
+        self.worlds = (self.world, *more_worlds)  # more guilds (the bot and DM of the first), e.g. one per shard
         self.token = token  # REST calls must carry `Authorization: Bot <token>`
         self.calls: list[RestCall] = []
         self.messages: dict[int, Json] = {}  # every message by id, pushed or posted
@@ -79,7 +85,13 @@ class FakeDiscord:
         self.commands: dict[str, list[Json]] = {}  # registered application commands by scope (GLOBAL or guild id)
         self._runner: web.AppRunner | None = None
         self.port = 0
-        self.gateway = Gateway(self.world, token=token, privileged_intents=privileged_intents, on_event=self._notify)
+        self.gateway = Gateway(
+            self.world,
+            token=token,
+            privileged_intents=privileged_intents,
+            on_event=self._notify,
+            more_worlds=more_worlds,
+        )
         self.bot_gateway_path = "/gateway"  # what GET /gateway/bot advertises
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -119,6 +131,10 @@ class FakeDiscord:
     def next_id(self) -> int:
         return next(self._ids)
 
+    def world_of(self, channel_id: int) -> World:
+        """The guild world `channel_id` belongs to (the first world for the DM and unknown channels)."""
+        return next((w for w in self.worlds if channel_id in w.guild_channel_ids()), self.world)
+
     async def push_message(
         self,
         channel_id: int,
@@ -134,7 +150,7 @@ class FakeDiscord:
         With `dispatch=False` the message exists (REST serves it) but the gateway never told the bot."""
         ref = self.messages[reply_to] if reply_to is not None else None
         data = message_payload(
-            self.world,
+            self.world_of(channel_id),
             self.next_id(),
             channel_id,
             author,
@@ -151,7 +167,9 @@ class FakeDiscord:
     def post_as_bot(self, channel_id: int, content: str, *, reply_to: int | None = None) -> Json:
         """A message of the bot's as an earlier run of it posted it (no gateway event)."""
         ref = self.messages[reply_to] if reply_to is not None else None
-        data = message_payload(self.world, self.next_id(), channel_id, self.world.bot, content, reply_to=ref)
+        data = message_payload(
+            self.world_of(channel_id), self.next_id(), channel_id, self.world.bot, content, reply_to=ref
+        )
         self.messages[int(data["id"])] = data
         return data
 
@@ -177,7 +195,7 @@ class FakeDiscord:
     async def push_interaction(self, channel_id: int, user: Person, data: Json, *, kind: int = 2) -> Json:
         """Dispatch any INTERACTION_CREATE (`data` as Discord sends it; kind 2 = command, 3 = component)."""
         payload = interaction_payload(
-            self.world, self.next_id(), f"tok{self.next_id()}", channel_id, user, data, kind=kind
+            self.world_of(channel_id), self.next_id(), f"tok{self.next_id()}", channel_id, user, data, kind=kind
         )
         await self.gateway.dispatch("INTERACTION_CREATE", payload)
         return payload
@@ -347,7 +365,7 @@ class FakeDiscord:
         return data
 
     def _get_channel(self, channel_id: int) -> web.Response:
-        world = self.world
+        world = self.world_of(channel_id)
         if channel_id not in world.guild_channel_ids() | {world.dm}:
             return _json({"message": "Unknown Channel", "code": 10003}, 404)
         return _json(channel_payload(world, channel_id))
@@ -360,11 +378,12 @@ class FakeDiscord:
         return found[: int(query.get("limit", 50))]
 
     async def _post_message(self, channel_id: int, body: Json) -> Json:
-        data = message_payload(self.world, self.next_id(), channel_id, self.world.bot, body.get("content") or "")
+        world = self.world_of(channel_id)
+        data = message_payload(world, self.next_id(), channel_id, self.world.bot, body.get("content") or "")
         ref = body.get("message_reference")
         if ref and int(ref["message_id"]) in self.messages:
             data = message_payload(
-                self.world,
+                world,
                 int(data["id"]),
                 channel_id,
                 self.world.bot,
