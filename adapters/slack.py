@@ -16,7 +16,10 @@ refused for Slack to deliver later. On `pause()` new requests are refused (HTTP 
 Socket Mode disconnects); `stop()` cancels what still runs: each cancelled reply leaves a
 "restarting" note where its placeholder stood, and its event goes back to the inbox.
 A recovery loop (`bot.inbox.recover`) answers events left unanswered by a stopped or
-crashed process, found in the inbox at start and every `recover_every_s`.
+crashed process, found in the inbox at start and every `recover_every_s`. Such a retry first
+reads the thread (conversations.replies: the scopes that let the app see messages let it read
+them): a reply the dead process delivered in its last moments, before marking the event done,
+is not sent again, and its placeholder or "restarting" note is reused (see `slack_outbox`).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from slack_sdk.http_retry.async_handler import default_interval_calculator
 from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 
 from adapters.slack_http import SlackHttp
-from adapters.slack_outbox import CommandOutbox, ThreadOutbox
+from adapters.slack_outbox import CommandOutbox, EarlierReply, ThreadOutbox, earlier_reply
 from adapters.slack_people import People
 from adapters.slack_translate import (
     Change,
@@ -324,14 +327,14 @@ class SlackAdapter:
             if claim is Claim.DUPLICATE:
                 log.info("slack: %s was answered already or is being answered; acknowledging only", key)
                 return None
-            self._start(key, work, busy=busy)
+            self._start(key, work, busy=busy, retry=claim is Claim.RETRY)
             return None
         except Exception:
             log.exception("slack: accepting %s failed", key)
             return _refuse("error")
 
-    def _start(self, key: str, work: Work, *, busy: bool = False) -> None:
-        task = asyncio.create_task(self._run(key, work, busy=busy), name=f"slack {key}")
+    def _start(self, key: str, work: Work, *, busy: bool = False, retry: bool = False) -> None:
+        task = asyncio.create_task(self._run(key, work, busy=busy, retry=retry), name=f"slack {key}")
         self._tasks.add(task)
         if busy:
             self._busy.add(task)
@@ -352,16 +355,16 @@ class SlackAdapter:
         while len(self._tasks) - len(self._busy) >= self._max_pending:
             self._room.clear()
             await self._room.wait()
-        self._start(delivery.key, work)
+        self._start(delivery.key, work, retry=True)
 
     # --- the work (after the ack) ---------------------------------------------------------
 
-    async def _run(self, key: str, work: Work, *, busy: bool) -> None:
+    async def _run(self, key: str, work: Work, *, busy: bool, retry: bool) -> None:
         try:
             if busy:
                 await self._answer_busy(work)
             elif isinstance(work, Incoming):
-                await self._answer(work)
+                await self._answer(work, retry=retry)
             elif isinstance(work, Change):
                 await self._apply(work)
             else:
@@ -377,8 +380,14 @@ class SlackAdapter:
         except Exception:
             log.exception("slack: marking %s answered failed; it may be answered again after a restart", key)
 
-    async def _answer(self, message: Incoming) -> None:
+    async def _answer(self, message: Incoming, *, retry: bool) -> None:
+        """Hand `message` to the core; on a retry (an earlier try was cut off), not if that try's
+        reply arrived, and in the placeholder or note it left."""
         assert self._people is not None
+        earlier = await self._earlier(message) if retry else None
+        if earlier is not None and earlier.done:
+            log.info("slack: message %s in %s was answered before; not again", message.ts, message.channel)
+            return
         author = await self._people.author(message.user)
         if author.is_bot:
             return
@@ -390,7 +399,7 @@ class SlackAdapter:
             addressed=message.addressed,
             is_dm=message.is_dm,
         )
-        outbox = self._thread_outbox(message)
+        outbox = self._thread_outbox(message, earlier="" if earlier is None else earlier.ts)
         cancelled = False
         try:
             await self._core.on_message(event, outbox)
@@ -422,15 +431,25 @@ class SlackAdapter:
         elif isinstance(work, SlashCommand):
             await self._command_outbox(work).send(busy)
 
-    def _thread_outbox(self, message: Incoming) -> ThreadOutbox:
+    async def _earlier(self, message: Incoming) -> EarlierReply | None:
+        assert self._web is not None
+        try:
+            return await earlier_reply(self._web, message.channel, message.reply_thread, message.ts)
+        except ApiFailure as exc:  # answering twice beats never answering
+            log.warning("slack: cannot see what an earlier try left in %s (%s)", message.channel, exc.reason)
+            return None
+
+    def _thread_outbox(self, message: Incoming, earlier: str = "") -> ThreadOutbox:
         assert self._web is not None
         return ThreadOutbox(
             self._web,
             channel=message.channel,
             thread_ts=message.reply_thread,
             user=message.user,
+            answering=message.ts,
             placeholder=messages.SLACK_THINKING if self._config.placeholder else "",
             pace=self._pace,
+            earlier=earlier,
         )
 
     def _command_outbox(self, command: SlashCommand) -> CommandOutbox:

@@ -11,6 +11,12 @@ the failure is logged with the reply's reference and the placeholder is deleted,
 handling ends, or, when the bot stops mid-reply, turned into a short "restarting" note.
 `send` never raises for Slack failures: it returns None when the reply did not arrive.
 
+Each message standing in for a reply carries Slack message metadata naming the message it
+answers and whether the reply is complete (`REPLY_EVENT`). So when a process dies mid-reply,
+the next one (`earlier_reply`) finds what it left: a reply that did arrive is not sent a
+second time, and a placeholder, preview or "restarting" note is reused for the reply
+instead of standing there forever.
+
 Generated text goes out as plain text (see `slack_render.plain_blocks`); the bot's own
 answers (commands, refusals) keep Slack's formatting. Slash-command answers are
 ephemeral: through the command's `response_url`, or `chat.postEphemeral` when that fails.
@@ -19,8 +25,9 @@ ephemeral: through the command's `response_url`, or `chat.postEphemeral` when th
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -30,9 +37,32 @@ from adapters.slack_web import ApiFailure, PreviewPace, SlackWeb, reason
 from bot import messages
 from bot.events import Reply, ReplyKind
 
-__all__ = ["CommandOutbox", "ThreadOutbox"]
+__all__ = ["REPLY_EVENT", "CommandOutbox", "EarlierReply", "ThreadOutbox", "earlier_reply"]
 
 log = logging.getLogger(__name__)
+
+REPLY_EVENT = "gpt2bot_reply"  # metadata event type: {"answers": the message's ts, "done": reply complete}
+
+
+@dataclass(frozen=True)
+class EarlierReply:
+    """Our message in a thread from an earlier try at answering a message."""
+
+    ts: str
+    done: bool  # the reply arrived; otherwise it is a placeholder, preview or note to reuse
+
+
+async def earlier_reply(web: SlackWeb, channel: str, thread_ts: str, answering: str) -> EarlierReply | None:
+    """What an earlier try at answering message `answering` left in its thread, if anything."""
+    found: EarlierReply | None = None
+    for message in await web.thread(channel, thread_ts, after=answering):
+        metadata = message.get("metadata")
+        if not isinstance(metadata, Mapping) or metadata.get("event_type") != REPLY_EVENT:
+            continue
+        payload = metadata.get("event_payload")
+        if isinstance(payload, Mapping) and payload.get("answers") == answering:
+            found = EarlierReply(str(message.get("ts") or ""), payload.get("done") is True)
+    return found
 
 
 def _blocks(kind: ReplyKind, chunk: str) -> Sequence[dict[str, Any]]:
@@ -50,27 +80,35 @@ class ThreadOutbox:
         channel: str,
         thread_ts: str,
         user: str,
+        answering: str = "",
         placeholder: str = "",
         pace: PreviewPace | None = None,
+        earlier: str = "",
         limit: int = MAX_CHARS,
     ) -> None:
         self._web = web
         self._channel = channel
         self._thread_ts = thread_ts
         self._user = user
+        self._answering = answering  # ts of the message this replies to
         self._placeholder = placeholder
         self._pace = pace
         self._limit = limit
-        self._standing = ""  # ts of our placeholder or preview, until a reply replaced it
+        self._standing = earlier  # ts of our placeholder, preview or note, until a reply replaced it
 
     def working(self) -> AbstractAsyncContextManager[None]:
         return self._working()
 
     @asynccontextmanager
     async def _working(self) -> AsyncIterator[None]:
-        if self._placeholder and not self._standing:
+        if self._placeholder:
             try:
-                self._standing = await self._web.post(self._channel, self._thread_ts, self._placeholder)
+                if self._standing:  # left by an earlier try: "thinking…" again
+                    await self._web.update(self._channel, self._standing, self._placeholder, (), self._meta(False))
+                else:
+                    self._standing = await self._web.post(
+                        self._channel, self._thread_ts, self._placeholder, (), self._meta(False)
+                    )
             except ApiFailure as exc:  # the reply itself may still get through
                 log.warning("slack: placeholder in %s failed (%s)", self._channel, exc.reason)
         yield
@@ -81,12 +119,12 @@ class ThreadOutbox:
         chunks = render(text, self._limit)
         if not chunks or (self._pace is not None and not self._pace.allows()):
             return
-        blocks = plain_blocks(chunks[0])
+        blocks, meta = plain_blocks(chunks[0]), self._meta(False)
         try:
             if self._standing:
-                await self._web.update(self._channel, self._standing, chunks[0], blocks)
+                await self._web.update(self._channel, self._standing, chunks[0], blocks, meta)
             else:
-                self._standing = await self._web.post(self._channel, self._thread_ts, chunks[0], blocks)
+                self._standing = await self._web.post(self._channel, self._thread_ts, chunks[0], blocks, meta)
         except ApiFailure as exc:
             log.info("slack: preview in %s not shown (%s)", self._channel, exc.reason)
 
@@ -120,7 +158,7 @@ class ThreadOutbox:
             return
         note = messages.restarting(answer_later)
         try:
-            await self._web.update(self._channel, self._standing, note)
+            await self._web.update(self._channel, self._standing, note, (), self._meta(False))
         except ApiFailure as exc:
             log.warning("slack: restarting note in %s failed (%s); deleting the placeholder", self._channel, exc.reason)
             await self._remove_standing()
@@ -131,17 +169,17 @@ class ThreadOutbox:
 
     async def _replace_standing(self, reply: Reply, chunk: str) -> str | None:
         """Show `chunk` in place of the standing message, or posted after it; its ts, or None."""
-        blocks = _blocks(reply.kind, chunk)
+        blocks, meta = _blocks(reply.kind, chunk), self._meta(True)
         if self._standing:
             try:
-                await self._web.update(self._channel, self._standing, chunk, blocks)
+                await self._web.update(self._channel, self._standing, chunk, blocks, meta)
             except ApiFailure as exc:  # e.g. someone deleted it, or Slack is overloaded: post instead
                 log.warning("slack: updating the placeholder in %s failed (%s); posting the reply", self._channel, exc)
             else:
                 ts, self._standing = self._standing, ""
                 return ts
         try:
-            ts = await self._web.post(self._channel, self._thread_ts, chunk, blocks)
+            ts = await self._web.post(self._channel, self._thread_ts, chunk, blocks, meta)
         except ApiFailure as exc:
             log.error("slack: reply to %s in %s was not delivered (%s)", self._ref(reply), self._channel, exc)
             await self._remove_standing()
@@ -168,7 +206,12 @@ class ThreadOutbox:
             log.error("slack: placeholder %s in %s could not be removed (%s)", ts, self._channel, exc.reason)
 
     def _ref(self, reply: Reply) -> str:
-        return f"message {reply.reply_to or '?'}"
+        return f"message {reply.reply_to or self._answering or '?'}"
+
+    def _meta(self, done: bool) -> dict[str, Any] | None:
+        if not self._answering:
+            return None
+        return {"event_type": REPLY_EVENT, "event_payload": {"answers": self._answering, "done": done}}
 
 
 class CommandOutbox:

@@ -142,7 +142,14 @@ class SlackWeb:
         answer = await self._call("apps.connections.open", self.client.apps_connections_open(app_token=app_token))
         return str(answer.get("url") or "")
 
-    async def post(self, channel: str, thread_ts: str, text: str, blocks: Sequence[dict[str, Any]] = ()) -> str:
+    async def post(
+        self,
+        channel: str,
+        thread_ts: str,
+        text: str,
+        blocks: Sequence[dict[str, Any]] = (),
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
         """Post in `channel` (in the thread `thread_ts`, "" = top level); the new message's ts."""
         extra: dict[str, Any] = {"blocks": list(blocks), "mrkdwn": False} if blocks else {}
         call = self.client.chat_postMessage(
@@ -153,17 +160,41 @@ class SlackWeb:
             link_names=False,
             unfurl_links=False,
             unfurl_media=False,
+            metadata=metadata,
             **extra,
         )
         answer = await self._call("chat.postMessage", call)
         return str(answer.get("ts") or "")
 
-    async def update(self, channel: str, ts: str, text: str, blocks: Sequence[dict[str, Any]] = ()) -> None:
+    async def update(
+        self,
+        channel: str,
+        ts: str,
+        text: str,
+        blocks: Sequence[dict[str, Any]] = (),
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
         """Replace our message `ts`; its blocks become `blocks` (none: the plain `text` shows)."""
         call = self.client.chat_update(
-            channel=channel, ts=ts, text=text, blocks=list(blocks), parse="none", link_names=False
+            channel=channel, ts=ts, text=text, blocks=list(blocks), parse="none", link_names=False, metadata=metadata
         )
         await self._call("chat.update", call)
+
+    async def thread(self, channel: str, thread_ts: str, after: str) -> list[Mapping[str, Any]]:
+        """Messages of the thread `thread_ts` ("" = the channel's top level, from `after` on),
+        with their metadata: conversations.replies, or conversations.history for top-level DMs."""
+        if thread_ts:
+            call = self.client.conversations_replies(
+                channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
+            )
+            method = "conversations.replies"
+        else:
+            call = self.client.conversations_history(
+                channel=channel, oldest=after, include_all_metadata=True, limit=200
+            )
+            method = "conversations.history"
+        found = (await self._call(method, call)).get("messages")
+        return [m for m in found if isinstance(m, Mapping)] if isinstance(found, list) else []
 
     async def delete(self, channel: str, ts: str) -> None:
         await self._call("chat.delete", self.client.chat_delete(channel=channel, ts=ts))

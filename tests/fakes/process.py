@@ -78,6 +78,7 @@ class BotProcess:
         self._reader: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self.lines: list[str] = []  # stderr of every run so far, one entry a line
+        self.log_path = directory / "bot.stderr"  # the same, kept for a look after a failed test
         self.runs = 0
 
     # --- running -----------------------------------------------------------------------
@@ -152,19 +153,23 @@ class BotProcess:
         start = self.lines.index(f"--- run {run} ---")
         return self.lines[start + 1 :]
 
-    async def wait_for_line(self, pattern: str, within_s: float = 60.0, *, after: int = 0) -> re.Match[str]:
-        """The first stderr line from index `after` on that matches `pattern` (a regex)."""
+    async def wait_for_line(
+        self, pattern: str, within_s: float = 60.0, *, after: int = 0, count: int = 1
+    ) -> re.Match[str]:
+        """The `count`th stderr line from index `after` on that matches `pattern` (a regex)."""
         compiled = re.compile(pattern)
-        seen = after
+        seen, found = after, 0
         async with asyncio.timeout(within_s):
             while True:
                 for line in self.lines[seen:]:
                     match = compiled.search(line)
-                    if match:
+                    found += match is not None
+                    if match and found == count:
                         return match
                 seen = len(self.lines)
                 if not self.running and self._reader is not None and self._reader.done():
-                    raise AssertionError(f"the bot exited before logging {pattern!r}:\n{self.tail()}")
+                    status = self._process.returncode if self._process is not None else None
+                    raise AssertionError(f"the bot exited ({status}) before logging {pattern!r}:\n{self.tail()}")
                 self._changed.clear()
                 await self._changed.wait()
 
@@ -189,8 +194,12 @@ class BotProcess:
     async def _read(self, process: asyncio.subprocess.Process) -> None:
         assert process.stderr is not None
         try:
-            while line := await process.stderr.readline():
-                self.lines.append(line.decode("utf-8", "replace").rstrip("\n"))
-                self._changed.set()
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.write(f"--- run {self.runs} ---\n")
+                while line := await process.stderr.readline():
+                    text = line.decode("utf-8", "replace").rstrip("\n")
+                    self.lines.append(text)
+                    log.write(text + "\n")
+                    self._changed.set()
         finally:
             self._changed.set()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -39,6 +39,7 @@ class Posted:
     thread_ts: str
     text: str
     blocks: list[Any] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None
     edits: int = 0
     deleted: bool = False
 
@@ -58,6 +59,7 @@ class _Failure:
     times: int
     retry_after: int | None = None
     body: str = "json"  # "json" (ok: false), "text" (a plain-text error page) or "drop" (no answer at all)
+    skip: int = 0  # calls answered normally before the failures start
 
 
 @dataclass
@@ -97,12 +99,13 @@ class FakeSlackApi:
         times: int = 1,
         retry_after: int | None = None,
         body: str = "json",
+        skip: int = 0,
     ) -> None:
-        """Make the next `times` calls of `method` ("*": any but auth.test) fail: answer `error`
-        with HTTP `status` (and `Retry-After`), as plain text (`body="text"`), or drop the
-        connection (`body="drop"`)."""
+        """Make `times` calls of `method` ("*": any but auth.test), after the next `skip`, fail:
+        answer `error` with HTTP `status` (and `Retry-After`), as plain text (`body="text"`),
+        or drop the connection (`body="drop"`)."""
         assert body in ("json", "text", "drop")
-        self._failures[method] = _Failure(error, status, times, retry_after, body)
+        self._failures[method] = _Failure(error, status, times, retry_after, body, skip)
 
     def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
         """Answer the next `times` calls of `method` with 429 and `Retry-After`, as Slack does."""
@@ -159,6 +162,13 @@ class FakeSlackApi:
                 await self._changed.wait()
         return self.calls_to(method)
 
+    async def wait_until(self, done: Callable[[], bool], within_s: float = 5.0) -> None:
+        """Wait until `done()` (asked again after every call the fake receives) is true."""
+        async with asyncio.timeout(within_s):
+            while not done():
+                self._changed.clear()
+                await self._changed.wait()
+
     async def settle(self, quiet_s: float = 0.2) -> None:
         """Wait until no call arrived for `quiet_s` (to show something did NOT happen)."""
         while True:
@@ -183,7 +193,9 @@ class FakeSlackApi:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         self._record(method, body, token)
         failure = self._failures.get(method) or (self._failures.get("*") if method != "auth.test" else None)
-        if failure is not None and failure.times > 0:
+        if failure is not None and failure.skip > 0:
+            failure.skip -= 1
+        elif failure is not None and failure.times > 0:
             failure.times -= 1
             return await self._failed(request, failure)
         return web.json_response(self._answer(method, body))
@@ -215,6 +227,7 @@ class FakeSlackApi:
             if posted.deleted:
                 return {"ok": False, "error": "message_not_found"}
             posted.text, posted.blocks = str(body.get("text") or ""), _blocks(body)
+            posted.metadata = _metadata(body) or posted.metadata  # kept when the update has none
             posted.edits += 1
         if method == "chat.delete" and str(body.get("ts")) in self.messages:
             self.messages[str(body.get("ts"))].deleted = True
@@ -223,7 +236,8 @@ class FakeSlackApi:
             if method == "chat.postMessage":
                 thread = str(body.get("thread_ts") or "")
                 channel = str(body.get("channel"))
-                self.messages[ts] = Posted(ts, channel, thread, str(body.get("text") or ""), _blocks(body))
+                text = str(body.get("text") or "")
+                self.messages[ts] = Posted(ts, channel, thread, text, _blocks(body), _metadata(body))
             return {
                 "ok": True,
                 "channel": body.get("channel"),
@@ -235,9 +249,27 @@ class FakeSlackApi:
         if method == "users.info":
             user = self.users.get(str(body.get("user")))
             return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+        if method in ("conversations.replies", "conversations.history"):
+            return {"ok": True, "messages": self._history(method, body), "has_more": False}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.socket_url}
         return {"ok": True}
+
+    def _history(self, method: str, query: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The bot's messages in a thread (replies) or at a channel's top level after `oldest` (history)."""
+        channel, with_metadata = str(query.get("channel")), str(query.get("include_all_metadata")) in ("1", "true")
+        thread = str(query.get("ts")) if method == "conversations.replies" else ""
+        oldest = float(query.get("oldest") or 0) if method == "conversations.history" else 0.0
+        found = []
+        for posted in self.thread(channel, thread):
+            if float(posted.ts) > oldest:
+                message: dict[str, Any] = {"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id}
+                message["ts"] = posted.ts
+                message |= {"text": posted.text, "thread_ts": posted.thread_ts or None}
+                if with_metadata and posted.metadata:
+                    message["metadata"] = posted.metadata
+                found.append(message)
+        return found
 
     async def _respond(self, request: web.Request) -> web.Response:
         body = json.loads(await request.text())
@@ -248,3 +280,10 @@ class FakeSlackApi:
 def _blocks(body: Mapping[str, Any]) -> list[Any]:
     blocks = body.get("blocks") or []
     return json.loads(blocks) if isinstance(blocks, str) else list(blocks)
+
+
+def _metadata(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    metadata = body.get("metadata")
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata)
+    return metadata if isinstance(metadata, dict) else None
