@@ -60,8 +60,13 @@ class Running:
     bot: BotProcess
     sender: SlackSender
     port: int
+    config: dict[str, Any]
 
-    async def restart(self) -> None:
+    async def restart(self, **changes: Mapping[str, Any]) -> None:
+        """Start the bot again, its config first changed by `changes`."""
+        for name, values in changes.items():
+            self.config[name] = {**self.config.get(name, {}), **values}
+        self.bot.configure(self.config)
         await self.bot.start()
         await self.bot.wait_for_port(self.port, START_S)
 
@@ -73,12 +78,13 @@ async def slack_bot(
     """The bot process (config sections changed by `changes`), started and listening."""
     port = free_port()
     env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
-    process = BotProcess(directory, config(api, url, port, changes), env)
+    sections = config(api, url, port, changes)
+    process = BotProcess(directory, sections, env)
     sender = SlackSender(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET)
     async with process:
         await process.wait_for_port(port, START_S)
         try:
-            yield Running(process, sender, port)
+            yield Running(process, sender, port, sections)
         finally:
             await sender.close()
 
@@ -185,7 +191,7 @@ async def test_sigterm_finishes_or_notes_every_reply_answers_503_meanwhile_and_e
     ids = {ts: f"EvS{i}" for i, (_, ts) in enumerate(convos)}
     async with FakeSlackApi() as api, database("sqlite", tmp_path) as url:
         api.add_user("U1", "Alice")
-        slow: dict[str, dict[str, Any]] = {"bot": {"shutdown_grace_s": 1.0}, "generation": {"max_new_tokens": 400}}
+        slow: dict[str, dict[str, Any]] = {"bot": {"shutdown_grace_s": 0.5}, "generation": {"max_new_tokens": 200}}
         async with slack_bot(tmp_path, api, url, **slow) as running:
             bot, sender = running.bot, running.sender
             await burst(sender, convos, ids)
@@ -203,11 +209,12 @@ async def test_sigterm_finishes_or_notes_every_reply_answers_503_meanwhile_and_e
                 assert answers(api, channel, ts) or messages.restarting(True) in shown, (channel, ts, shown)
             noted = [t for c, t in convos if not answers(api, c, t)]
             assert noted, "no reply was cut off: the model was too quick for this test"
-            # after the restart, each cut-off reply is answered (once), under its note
-            await running.restart()
+            # after the restart (with quicker replies), each cut-off reply is answered once, in its note's place
+            await running.restart(generation={"max_new_tokens": 12})
             await until(api, lambda: all(answers(api, c, t) for c, t in convos), 60, "answers after the restart", bot)
             await api.settle(1.0)
             assert all(len(answers(api, c, t)) == 1 for c, t in convos)
+            assert all(not NOTES & {m.shown for m in api.thread(c, t)} for c, t in convos)
             assert tracebacks(bot) == []
 
 
@@ -241,7 +248,7 @@ async def test_a_web_api_outage_loses_no_user_turn_and_leaves_no_placeholder(bot
             if i == 2:
                 api.fail("*", "dropped", status=500, body="drop", times=10_000)  # now connections drop instead
             await ask(bot, channel, ts)
-        await bot.bot.wait_for_line("was not delivered", 60, after=mark, count=4)
+        await bot.bot.wait_for_line(r"slack: reply to message \S+ in CO\d was not delivered", 60, after=mark, count=4)
     finally:
         api.heal()
     for channel, ts in convos:

@@ -14,6 +14,7 @@ from adapters.slack import SlackAdapter
 from bot import messages
 from bot.config import Secrets, SlackSection
 from bot.errors import AdapterError
+from bot.shutdown import drain
 from storage.memory import MemoryInbox
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_requests import command_form, event_callback
@@ -169,3 +170,25 @@ async def test_a_burst_beyond_the_limit_gets_busy_answers_and_nothing_is_dropped
         assert sorted(e.text for e in core.events) == ["0", "1", "2"]
         assert {entry.state for entry in inbox.entries.values()} == {"done"}  # 8 mentions + 1 command
         assert len(inbox.entries) == 9
+
+
+async def test_a_drain_lets_replies_finish_within_the_grace_and_notes_the_rest() -> None:
+    core = ScriptedCore(hold=asyncio.Event())
+    async with slack_rig(core) as rig:
+        for i in range(3):
+            event = {"type": "app_mention", "user": "U1", "text": "<@UBOT> hi", "channel": "C1", "ts": f"3.{i}"}
+            await rig.sender.event(event)
+        await rig.api.wait_for("chat.postMessage", 3)
+        draining = asyncio.create_task(drain([rig.adapter], grace_s=5.0))
+        await rig.api.settle(0.2)
+        assert (await rig.sender.event({**event, "ts": "3.9"})).status == 503  # taking no new work
+        assert core.hold is not None
+        core.hold.set()  # the model finishes within the grace
+        await asyncio.wait_for(draining, 5)
+        assert sorted(m.shown for m in rig.api.standing()) == ["echo: hi"] * 3
+    late = ScriptedCore(hold=asyncio.Event())  # never finishes
+    async with slack_rig(late) as rig:
+        await rig.sender.event(event)
+        await rig.api.wait_for("chat.postMessage")
+        await asyncio.wait_for(drain([rig.adapter], grace_s=0.2), 5)
+        assert [m.shown for m in rig.api.standing()] == [messages.restarting(answer_later=True)]

@@ -70,7 +70,7 @@ class BotProcess:
     ) -> None:
         self.directory = directory
         self.config_path = directory / "config.toml"
-        self.config_path.write_text(toml(config))
+        self.configure(config)
         self._env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), **env}
         self._env.pop("GPT2BOT_CONFIG", None)
         self._args = list(args)
@@ -82,6 +82,10 @@ class BotProcess:
         self.runs = 0
 
     # --- running -----------------------------------------------------------------------
+
+    def configure(self, config: Mapping[str, Mapping[str, Any]]) -> None:
+        """Write the config the next `start()` reads (as an operator deploying a change would)."""
+        self.config_path.write_text(toml(config))
 
     async def start(self) -> None:
         if self.running:
