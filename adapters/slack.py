@@ -29,7 +29,7 @@ import contextlib
 import dataclasses
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -276,14 +276,18 @@ class SlackAdapter:
     # --- listeners: run before the ack; they only make the work durable and start it ------
 
     async def _on_app_mention(self, body: dict[str, Any]) -> BoltResponse | None:
-        return await self._accept_event(body, incoming(body, self._bot_user_id, mention=True))
+        return await self._accept_event(body, lambda: incoming(body, self._bot_user_id, mention=True))
 
     async def _on_message(self, body: dict[str, Any]) -> BoltResponse | None:
-        work = incoming(body, self._bot_user_id, mention=False) or change(body, self._bot_user_id)
-        return await self._accept_event(body, work)
+        bot = self._bot_user_id
+        return await self._accept_event(body, lambda: incoming(body, bot, mention=False) or change(body, bot))
 
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> BoltResponse | None:
-        command = slash_command(body)
+        try:
+            command = slash_command(body)
+        except Exception:  # a bug, not the request: Slack should try again, and the log show it
+            log.exception("slack: reading a /gpt2 command failed")
+            return _refuse("error")
         refused = await self._accept(f"slack:command:{command.trigger_id or secrets.token_hex(8)}", command)
         if refused is None:
             await ack()
@@ -300,7 +304,14 @@ class SlackAdapter:
         log.debug("slack: what Bolt raised", exc_info=error)
         return BoltResponse(status=400, body="")
 
-    async def _accept_event(self, body: Mapping[str, Any], work: Incoming | Change | None) -> BoltResponse | None:
+    async def _accept_event(
+        self, body: Mapping[str, Any], read: Callable[[], Incoming | Change | None]
+    ) -> BoltResponse | None:
+        try:
+            work = read()
+        except Exception:  # a bug, not the request: Slack should try again, and the log show it
+            log.exception("slack: reading an event failed")
+            return _refuse("error")
         if work is None:
             return None
         event = body.get("event")
