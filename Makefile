@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: chat run test check lint bench clean
+.PHONY: chat run test check lint bench image clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "need Python 3.11 or newer (set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -34,6 +34,9 @@ bench: $(STAMP)  # tables in bench/RESULTS.md; the engine rows take ~15 min on a
 	$(PY) bench/safety_eval.py
 	$(PY) bench/products.py
 	$(PY) bench/engine.py --device cpu --model gpt2
+
+image:  # the container image (CPU torch; see README "Deployment" for a CUDA build)
+	docker build -t gpt2bot .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

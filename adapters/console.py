@@ -4,31 +4,45 @@ Works interactively and with piped stdin: one reply per non-empty input line, in
 and `wait()` returns at end of input after the last reply. The console user is a moderator.
 Input is read as UTF-8 with bytes that are not valid UTF-8 replaced (`U+FFFD`), so piped
 binary junk reaches the bot as text it can answer, never as an exception. Lines are read
-by a daemon thread: a stop never waits for someone to press Enter.
+by a daemon thread straight from the file descriptor, so a stop never waits for someone to
+press Enter, and the interpreter never finds that thread holding `sys.stdin`'s lock at exit
+(which aborts Python with "could not acquire lock … at interpreter shutdown").
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
+import codecs
+import os
 import secrets
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import TextIO
 
 from bot.events import Author, ChannelRef, Command, Core, Event, Reply, ReplyKind
 
-__all__ = ["ConsoleAdapter", "ConsoleOutbox", "utf8_stdin"]
+__all__ = ["ConsoleAdapter", "ConsoleOutbox", "read_lines"]
 
 
-def utf8_stdin() -> TextIO:
-    """Standard input decoded as UTF-8, invalid bytes replaced rather than raising."""
-    buffer = getattr(sys.stdin, "buffer", None)
-    if buffer is None:  # already a text stream (tests, embedding)
-        return sys.stdin
-    return io.TextIOWrapper(buffer, encoding="utf-8", errors="replace")
+def read_lines(stream: TextIO | int) -> Iterator[str]:
+    """Lines of a text stream, or of a file descriptor decoded as UTF-8 with replacement;
+    the last line may lack its newline."""
+    if not isinstance(stream, int):
+        yield from iter(stream.readline, "")
+        return
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    while True:
+        chunk = os.read(stream, 65536)
+        pending += decoder.decode(chunk, final=not chunk)
+        *lines, pending = pending.split("\n")
+        yield from (line + "\n" for line in lines)
+        if not chunk:
+            if pending:
+                yield pending
+            return
 
 
 class ConsoleOutbox:
@@ -66,13 +80,13 @@ class ConsoleAdapter:
         bot_name: str,
         channel: str = "console",
         user: str = "you",
-        stdin: TextIO | None = None,
+        stdin: TextIO | int | None = None,  # a text stream, or a file descriptor read as UTF-8
         stdout: TextIO | None = None,
     ) -> None:
         self._core = core
-        self._in = stdin or utf8_stdin()
+        self._in: TextIO | int = stdin if stdin is not None else sys.stdin.fileno()
         self._out = stdout or sys.stdout
-        self._interactive = self._in.isatty()
+        self._interactive = os.isatty(self._in) if isinstance(self._in, int) else self._in.isatty()
         self._where = ChannelRef("console", "", channel)
         self._author = Author(id=f"console:{user}", name=user, is_moderator=True)
         self._outbox = ConsoleOutbox(self._out, bot_name, self._interactive)
@@ -111,14 +125,15 @@ class ConsoleAdapter:
 
     def _read(self, loop: asyncio.AbstractEventLoop) -> None:
         """The reading thread: every line, then "" at end of input."""
-        while True:
-            line = self._in.readline()
+        try:
             try:
-                loop.call_soon_threadsafe(self._lines.put_nowait, line)
-            except RuntimeError:  # the loop is closed: the bot has stopped
-                return
-            if not line:
-                return
+                for line in read_lines(self._in):
+                    loop.call_soon_threadsafe(self._lines.put_nowait, line)
+            except OSError:  # stdin closed under us: that is the end of input too
+                pass
+            loop.call_soon_threadsafe(self._lines.put_nowait, "")
+        except RuntimeError:  # the loop is closed: the bot has stopped
+            return
 
     async def _answer_lines(self) -> None:
         while not self._paused:

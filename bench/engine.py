@@ -5,7 +5,9 @@ For each device it prints one table, all numbers measured in the same run:
 * ms per decode step at batch 1;
 * tok/s with C concurrent requests (prompt 256 tokens, 100 new tokens);
 * p50/p95 time to a full reply with N requests arriving evenly over one second;
-* the next turn of a conversation, with and without the prefix cache.
+* the next turn of a conversation, with and without the prefix cache;
+* what a beam-search reply costs the replies decoding beside it: it runs on a thread of its
+  own (HF `generate`), so their steps slow down by the shared cores, never stall for it.
 
 Baselines: HF `generate` one request at a time (what a naive bot does) and HF `generate` on
 all requests at once (static batching). Weights are random (no model hub here), built from
@@ -32,6 +34,7 @@ from bot.inference.engine import BatchEngine
 from bot.inference.prefixes import PrefixCache
 from bot.inference.tokenizer import packaged_tokenizer
 from bot.inference.types import EngineRequest, ModelInfo, SamplingParams
+from bot.settings import sampling_params
 
 __all__ = ["main"]
 
@@ -42,7 +45,7 @@ SIZES = {  # n_embd, n_layer, n_head
     "gpt2-large": (1280, 36, 20),
     "gpt2-xl": (1600, 48, 25),
 }
-ROWS = ("step", "c8", "c32", "c64", "latency", "turn")
+ROWS = ("step", "c8", "c32", "c64", "latency", "turn", "beam")
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class Setup:
             torch.cuda.synchronize()
 
 
-GREEDY = SamplingParams(do_sample=False, repetition_penalty=1.0, no_repeat_ngram_size=0)
+GREEDY = sampling_params(do_sample=False, repetition_penalty=1.0, no_repeat_ngram_size=0)
 
 
 def _build(name: str, device: torch.device, dtype: torch.dtype) -> GPT2LMHeadModel:
@@ -236,6 +239,41 @@ def table_turn(setup: Setup, budget: int, history: int = 700, line: int = 20) ->
     )
 
 
+def table_beam(setup: Setup, rows: int = 8, beams: int = 4, beam_tokens: int = 60) -> str:
+    """Step times of `rows` greedy replies, before and while a `num_beams` reply runs beside them."""
+    engine, params = setup.engine, SamplingParams(**{**GREEDY.__dict__, "max_new_tokens": 1024 - setup.prompt_len})
+    for i, prompt in enumerate(setup.prompts(rows)):
+        engine.add(EngineRequest(1000 + i, tuple(prompt), params))
+    engine.step()  # prefill
+    plain = [_timed_step(engine) for _ in range(10)]
+    beam = SamplingParams(**{**GREEDY.__dict__, "num_beams": beams, "max_new_tokens": beam_tokens})
+    engine.add(EngineRequest(2000, tuple(setup.prompts(1)[0]), beam))
+    started, beside = time.perf_counter(), []
+    while 2000 in engine._ids:
+        beside.append(_timed_step(engine))
+    beam_s = time.perf_counter() - started
+    for i in range(rows):
+        engine.cancel(1000 + i)
+    while engine.active():
+        engine.step()
+    return "\n".join(
+        [
+            f"| {rows} greedy replies, with a num_beams={beams}, {beam_tokens}-token reply beside them | ms |",
+            "| --- | --- |",
+            f"| decode step, before (median of 10) | {statistics.median(plain) * 1e3:,.1f} |",
+            f"| decode step while the beam reply runs (median / longest of {len(beside)}) | "
+            f"{statistics.median(beside) * 1e3:,.1f} / {max(beside) * 1e3:,.1f} |",
+            f"| the beam reply itself | {beam_s * 1e3:,.1f} |",
+        ]
+    )
+
+
+def _timed_step(engine: BatchEngine) -> float:
+    start = time.perf_counter()
+    engine.step()
+    return time.perf_counter() - start
+
+
 def _ratio(ours: float, other: float | None, lower_is_better: bool) -> str:
     if other is None or other == 0 or ours == 0:
         return "—"
@@ -279,6 +317,7 @@ def run_device(args: argparse.Namespace, device: torch.device) -> None:
     extra: list[str] = []
     plan: dict[str, Callable[[], None]] = {
         "turn": lambda: extra.append(table_turn(setup, args.prefix_cache_mb * 1_000_000)),
+        "beam": lambda: extra.append(table_beam(setup)),
         "step": lambda: rows.append(row_step(setup)),
         "c8": lambda: rows.append(row_concurrent(setup, 8)),
         "c32": lambda: rows.append(row_concurrent(setup, 32)),

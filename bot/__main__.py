@@ -1,7 +1,8 @@
-"""Command line: `python -m bot chat | run | db upgrade | model info`.
+"""Command line: `python -m bot chat | run | db upgrade | model info | config show`, and `--version`.
 
-Operator mistakes (bad config, a model that can't load, a missing migration) end with one
-clear line on stderr and exit status 2, never a traceback.
+Operator mistakes (bad config, a model that can't load, a device that isn't there, a missing
+optional package, a missing migration) end with one clear line on stderr and exit status 2,
+never a traceback. The cheap checks all run before the model loads.
 """
 
 from __future__ import annotations
@@ -9,30 +10,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import logging
+import importlib
 import os
 import sys
 from pathlib import Path
 
-from bot.config import Config, load_config
+from bot import version
+from bot.config import Config, load_config, override
 from bot.errors import AdapterError, ConfigError, ModelLoadError
+from bot.logs import setup_logging
 
 __all__ = ["main"]
 
 EXIT_USAGE = 2
+_MODEL_COMMANDS = ("chat", "run", "model")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = _config(args)
-        _logging(config, quiet=args.command == "chat" and not args.verbose)
+        if args.command == "config":
+            from bot.config_show import render
+
+            sys.stdout.write(render(config))
+            return 0
+        setup_logging(config.logging.level, config.logging.format, quiet=args.command == "chat" and not args.verbose)
         return int(asyncio.run(_dispatch(args, config)) or 0)
-    except ConfigError as exc:
-        print(f"gpt2bot: {exc}", file=sys.stderr)
-    except ModelLoadError as exc:
-        print(f"gpt2bot: {exc}", file=sys.stderr)
-    except AdapterError as exc:
+    except (ConfigError, ModelLoadError, AdapterError) as exc:
         print(f"gpt2bot: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
         return 130
@@ -42,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
 async def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if args.command == "run":
         _require_credentials(config)
+    _require_packages(config, args.command)
+    if args.command in _MODEL_COMMANDS:
+        _require_device(config.model.device)
     from bot import app  # imports torch: only after the cheap checks
 
     if args.command == "chat":
@@ -56,16 +64,11 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
 
 
 async def _db_upgrade(config: Config) -> None:
-    from storage.database import create_engine, head_revision, upgrade
+    from storage.database import head_revision, masked_url, open_database
 
-    engine = create_engine(config.storage.url)
-    try:
-        await upgrade(engine)
-    except OSError as exc:
-        raise ConfigError("storage.url", config.storage.url, f"cannot connect ({exc})") from None
-    finally:
-        await engine.dispose()
-    print(f"database at {config.storage.url} is at migration {head_revision()}")
+    engine = await open_database(config.storage.url, migrate=True)
+    await engine.dispose()
+    print(f"database at {masked_url(config.storage.url)} is at migration {head_revision()}")
 
 
 def _model_info(config: Config) -> None:
@@ -102,23 +105,56 @@ def _require_credentials(config: Config) -> None:
         )
 
 
+def _require_packages(config: Config, command: str) -> None:
+    """The optional extras this run needs are installed; otherwise one line with the pip command."""
+    if command == "run" and config.secrets.discord_token:
+        _need(("discord",), "discord", f"{config.discord.token_env} is set but discord.py is not installed")
+    if command == "run" and config.secrets.slack_bot_token:
+        problem = f"{config.slack.bot_token_env} is set but slack-bolt is not installed"
+        _need(("slack_bolt", "slack_sdk"), "slack", problem)
+    if command in ("chat", "run", "db") and config.storage.url.startswith("postgresql"):
+        _need(("asyncpg",), "postgres", "storage.url is a PostgreSQL URL but asyncpg is not installed")
+    if command in ("chat", "run") and "profanity_check" in config.safety.classifiers:
+        _need(("profanity_check",), "classifiers", "safety.classifiers names profanity_check, which is not installed")
+
+
+def _need(modules: tuple[str, ...], extra: str, problem: str) -> None:
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise AdapterError(f"{problem}: pip install 'gpt2bot[{extra}]'") from None
+
+
+def _require_device(device: str) -> None:
+    """`model.device` names hardware this machine has (torch would fail later with a traceback)."""
+    if device in ("auto", "cpu"):
+        return
+    import torch
+
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("model.device", device, "MPS is not available on this machine; use auto or cpu")
+    if device.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.partition(":")[2] or 0)
+        if count == 0:
+            why = "this torch has no CUDA support" if torch.version.cuda is None else "no CUDA GPU is visible"
+            raise ConfigError("model.device", device, f"{why}; use auto or cpu")
+        if index >= count:
+            raise ConfigError("model.device", device, f"only {count} CUDA device(s) here: cuda:0 to cuda:{count - 1}")
+
+
 def _config(args: argparse.Namespace) -> Config:
     path = args.config or os.environ.get("GPT2BOT_CONFIG") or ("config.toml" if Path("config.toml").exists() else None)
     config = load_config(Path(path) if path else None)
     if getattr(args, "model", None):
-        config = dataclasses.replace(config, model=dataclasses.replace(config.model, name=args.model))
+        config = override(config, "model", "name", args.model, "--model")
     return config
-
-
-def _logging(config: Config, *, quiet: bool) -> None:
-    level = logging.WARNING if quiet else getattr(logging, config.logging.level)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "urllib3", "discord.gateway", "transformers"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="GPT-2 chat bot for Discord and Slack")
+    parser.add_argument("--version", action="version", version=f"gpt2bot {version()}")
     parser.add_argument("--config", help="TOML config file (default: $GPT2BOT_CONFIG or ./config.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at the configured level in chat mode")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -132,6 +168,10 @@ def _parser() -> argparse.ArgumentParser:
     model = commands.add_parser("model", help="model maintenance")
     model.add_argument("action", choices=["info"], help="load the model and describe it")
     model.add_argument("--model", help="override model.name")
+    config = commands.add_parser("config", help="configuration")
+    config.add_argument(
+        "action", choices=["show"], help="print the configuration in force, where each value came from (secrets masked)"
+    )
     return parser
 
 

@@ -12,17 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from bot import messages
+from transformers import PreTrainedTokenizerBase
+
+from bot import messages, metrics, version
 from bot.commands import CommandRunner
 from bot.config import Config
-from bot.errors import AdapterError, ConfigError, ModelLoadError
+from bot.errors import AdapterError, ModelLoadError
 from bot.events import Adapter
 from bot.handler import ChatHandler
+from bot.health import HealthServer, Readiness
 from bot.history import History
 from bot.inbox import Inbox, keep_leases
 from bot.inference.engine import BatchEngine
@@ -37,12 +41,15 @@ from bot.safety.policy import Preset
 from bot.safety.service import Safety
 from bot.shutdown import Signals, drain
 from bot.store import Store
-from storage.database import SchemaOutdated, check_schema, create_engine, is_sqlite, upgrade
+from storage.database import open_database, problem
 from storage.inbox import SqlInbox
 from storage.repository import SqlStore
 from storage.safety_repo import SqlSafetyStore
 
-__all__ = ["Services", "build_store", "fit_memory", "run_chat", "run_platforms"]
+if TYPE_CHECKING:
+    from bot.inference.remote import RemoteGenerator
+
+__all__ = ["Services", "build_generator", "build_store", "fit_memory", "run_chat", "run_platforms", "start_health"]
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +57,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class Services:
     config: Config
-    loaded: LoadedModel
-    queue: InferenceQueue
+    loaded: LoadedModel | None  # None with a remote backend: no weights in this process
+    queue: InferenceQueue | RemoteGenerator
     store: Store
     inbox: Inbox
     handler: ChatHandler
@@ -60,41 +67,18 @@ class Services:
 
     @classmethod
     async def start(cls, config: Config, *, demo_fallback: bool = False, err: TextIO | None = None) -> Services:
-        """Load the model and open the database; `demo_fallback` swaps in `demo` if the model can't load."""
+        """Load the model (or check the remote server) and open the database; `demo_fallback`
+        swaps in `demo` if the model can't load."""
         err = err or sys.stderr
-        loaded = await _load(config, demo_fallback, err)
-        if loaded.info.is_demo:
-            err.write(messages.DEMO_BANNER + "\n")
-            log.warning(messages.DEMO_WARNING)
-        fit = fit_memory(config, loaded)
-        if fit.prefix_lowered:
-            log.warning(messages.prefix_cache_lowered(config.inference.prefix_cache_mb, fit.prefix_bytes))
-        if fit.lowered:
-            log.warning(messages.batch_lowered(fit.requested, fit.max_batch, fit.describe()))
-        else:
-            log.info(fit.describe())
-        engine = BatchEngine(
-            loaded.model,
-            loaded.tokenizer,
-            loaded.info,
-            max_batch=fit.max_batch,
-            max_prefill_tokens=_prefill_budget(config.inference.max_prefill_tokens, loaded.info.device),
-            cuda_graphs=config.inference.cuda_graphs,
-            prefix_cache_bytes=fit.prefix_bytes,
-        )
-        section = config.inference
-        queue = InferenceQueue(
-            engine, max_queue=section.max_queue, timeout_s=section.timeout_s, max_wait_s=section.max_wait_s
-        )
-        queue.start()
+        store = await build_store(config)  # a database the bot cannot use stops it before the slow model load
         try:
-            store = await build_store(config)
+            queue, tokenizer, loaded = await build_generator(config, demo_fallback, err)
         except BaseException:
-            await queue.stop()
+            await store.close()
             raise
         lease = timedelta(seconds=config.bot.recover_after_s)  # a claim lasts this long unless renewed
         inbox = SqlInbox(store.engine, lease=lease, keep=timedelta(hours=config.storage.seen_events_hours))
-        transcript = Transcript(loaded.tokenizer, config.bot.name, loaded.info.n_positions)
+        transcript = Transcript(tokenizer, config.bot.name, queue.info.n_positions)
         history = History(store, transcript)
         safety = _safety(config, SqlSafetyStore(store.engine, retention_days=config.safety.retention_days))
         runner = CommandRunner(config, store, queue, history, safety=safety)
@@ -117,20 +101,48 @@ class Services:
         log.info("stopped: inference queue and database closed")
 
 
+async def build_generator(
+    config: Config, demo_fallback: bool, err: TextIO
+) -> tuple[InferenceQueue | RemoteGenerator, PreTrainedTokenizerBase, LoadedModel | None]:
+    """The configured backend: the local engine and its queue, or a checked remote server
+    (then only the tokenizer is loaded, for exact trimming)."""
+    if config.inference.backend == "openai":
+        from bot.inference.probe import open_remote, remote_tokenizer  # imports the optional `openai`
+
+        tokenizer = await asyncio.to_thread(remote_tokenizer, config.model.name)
+        return await open_remote(config.inference, tokenizer, os.environ), tokenizer, None
+    loaded = await _load(config, demo_fallback, err)
+    if loaded.info.is_demo:
+        err.write(messages.DEMO_BANNER + "\n")
+        log.warning(messages.DEMO_WARNING)
+    fit = fit_memory(config, loaded)
+    if fit.prefix_lowered:
+        log.warning(messages.prefix_cache_lowered(config.inference.prefix_cache_mb, fit.prefix_bytes))
+    if fit.lowered:
+        log.warning(messages.batch_lowered(fit.requested, fit.max_batch, fit.describe()))
+    else:
+        log.info(fit.describe())
+    engine = BatchEngine(
+        loaded.model,
+        loaded.tokenizer,
+        loaded.info,
+        max_batch=fit.max_batch,
+        max_prefill_tokens=_prefill_budget(config.inference.max_prefill_tokens, loaded.info.device),
+        cuda_graphs=config.inference.cuda_graphs,
+        prefix_cache_bytes=fit.prefix_bytes,
+    )
+    section = config.inference
+    queue = InferenceQueue(
+        engine, max_queue=section.max_queue, timeout_s=section.timeout_s, max_wait_s=section.max_wait_s
+    )
+    queue.start()
+    return queue, loaded.tokenizer, loaded
+
+
 async def build_store(config: Config) -> SqlStore:
     """SQLite is migrated at start; PostgreSQL must already be at the newest migration."""
-    engine = create_engine(config.storage.url)
-    try:
-        if is_sqlite(engine):
-            await upgrade(engine)
-        else:
-            await check_schema(engine)
-    except SchemaOutdated as exc:
-        await engine.dispose()
-        raise ConfigError("storage.url", config.storage.url, f"{exc}; run `python -m bot db upgrade`") from None
-    except OSError as exc:
-        await engine.dispose()
-        raise ConfigError("storage.url", config.storage.url, f"cannot connect ({exc})") from None
+    url = config.storage.url
+    engine = await open_database(url, migrate=url.startswith("sqlite"))
     return SqlStore(
         engine,
         max_messages=config.storage.max_messages_per_channel,
@@ -140,12 +152,21 @@ async def build_store(config: Config) -> SqlStore:
 
 async def run_chat(config: Config, *, channel: str, user: str) -> None:
     """The console: stdin lines in, replies out, until end of input or a stop signal."""
+    health = await start_health(config)
+    try:
+        await _run_chat(config, channel, user, health)
+    finally:
+        await stop_health(health)
+
+
+async def _run_chat(config: Config, channel: str, user: str, health: HealthServer | None) -> None:
     from adapters.console import ConsoleAdapter
 
     services = await Services.start(config, demo_fallback=True)
+    watch_services(health, services)
     console = ConsoleAdapter(services.handler, bot_name=config.bot.name, channel=channel, user=user)
     try:
-        await _serve(config, [console])
+        await _serve(config, [console], health)
     finally:
         await services.stop()
 
@@ -153,14 +174,23 @@ async def run_chat(config: Config, *, channel: str, user: str) -> None:
 async def run_platforms(config: Config) -> None:
     """Every platform with credentials (`require_credentials` first), until one of them stops
     or a signal asks the bot to stop."""
-    services = await Services.start(config)
+    health = await start_health(config)
     try:
-        await _serve(config, _platform_adapters(config, services))
+        await _run_platforms(config, health)
+    finally:
+        await stop_health(health)
+
+
+async def _run_platforms(config: Config, health: HealthServer | None) -> None:
+    services = await Services.start(config)
+    watch_services(health, services)
+    try:
+        await _serve(config, _platform_adapters(config, services), health)
     finally:
         await services.stop()
 
 
-async def _serve(config: Config, adapters: list[Adapter]) -> None:
+async def _serve(config: Config, adapters: list[Adapter], health: HealthServer | None = None) -> None:
     """Start `adapters`, run until one ends or SIGTERM/SIGINT, then drain them all."""
     signals = Signals()
     signals.install()
@@ -170,6 +200,7 @@ async def _serve(config: Config, adapters: list[Adapter]) -> None:
             await adapter.start()
             started.append(adapter)
             log.info("%s adapter started", adapter.name)
+            mark_ready(health, adapter.name)
         waits = [asyncio.create_task(a.wait(), name=f"{a.name}-wait") for a in started]
         stop = asyncio.create_task(signals.requested.wait(), name="stop-signal")
         done, _ = await asyncio.wait([*waits, stop], return_when=asyncio.FIRST_COMPLETED)
@@ -177,6 +208,7 @@ async def _serve(config: Config, adapters: list[Adapter]) -> None:
             if task not in done:
                 task.cancel()
         failed = [t for t in done if t is not stop and t.exception() is not None]
+        mark_stopping(health)
         await drain(started, config.bot.shutdown_grace_s)
         started = []
         if failed:
@@ -242,3 +274,55 @@ def _safety(config: Config, store: SqlSafetyStore) -> Safety | None:
         return None
     checker = Checker(load_classifiers(section.classifiers, section.checkpoint))
     return Safety(store, checker, default_preset=Preset(section.preset), log_content=section.log_content)
+
+
+# --- the operator's endpoint: /healthz, /readyz, /metrics (bot.health) -------------------
+
+
+async def start_health(config: Config) -> HealthServer | None:
+    """Serve the endpoint from before the model loads, so /healthz answers during a long load and
+    /readyz says what is still starting; None when `health.enabled` is off."""
+    if not config.health.enabled:
+        return None
+    metrics.BUILD_INFO.labels(version()).set(1)
+    readiness = Readiness()
+    readiness.set("model", "loading")
+    readiness.set("database", "opening")
+    for platform in _configured_platforms(config):
+        readiness.set(platform, "connecting")
+    server = HealthServer(config.health, readiness, metrics.REGISTRY)
+    await server.start()
+    return server
+
+
+def watch_services(health: HealthServer | None, services: Services) -> None:
+    """The model is loaded; from now on each probe asks the database and each scrape the queue."""
+    metrics.QUEUE.watch(services.queue.stats)  # the numbers /gpt2 status shows
+    if health is None:
+        return
+    health.readiness.set("model", None)
+    store = services.store
+    if isinstance(store, SqlStore):
+        health.readiness.add("database", lambda: problem(store.engine))
+
+
+def mark_ready(health: HealthServer | None, platform: str) -> None:
+    if health is not None:
+        health.readiness.set(platform, None)
+
+
+def mark_stopping(health: HealthServer | None) -> None:
+    """Draining: a load balancer should send new work elsewhere."""
+    if health is not None:
+        health.readiness.set("shutdown", "draining: finishing the replies in progress")
+
+
+async def stop_health(health: HealthServer | None) -> None:
+    metrics.QUEUE.watch(None)
+    if health is not None:
+        await health.stop()
+
+
+def _configured_platforms(config: Config) -> list[str]:
+    secrets = config.secrets
+    return [name for name, token in (("discord", secrets.discord_token), ("slack", secrets.slack_bot_token)) if token]

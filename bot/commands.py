@@ -18,7 +18,8 @@ from bot.config import Config
 from bot.errors import CommandError, PermissionDenied, UserError
 from bot.events import Command, Reply, ReplyKind
 from bot.history import History
-from bot.inference.types import Generator
+from bot.inference.dialects import off
+from bot.inference.types import Generator, QueueStats
 from bot.settings import SETTINGS, ChannelSettings, SettingSpec, for_channel, format_value
 from bot.store import Store
 
@@ -99,38 +100,18 @@ class CommandRunner:
 
     async def _show(self, command: Command, _args: str) -> Reply:
         state = await self._store.channel_state(command.where)
-        settings, overrides = for_channel(self._config, state), state.overrides
-        lines = [f"{key} = {settings.value(key)}{' *' if key in overrides else ''}" for key in SETTINGS]
-        lines.append(f"auto-reply = {format_value(settings.enabled)}")
-        lines.append("(* set for this channel; the rest are defaults)")
-        return _answer(command, "\n".join(lines))
+        settings = for_channel(self._config, state)
+        values = [(key, settings.value(key), key in state.overrides) for key in SETTINGS]
+        return _answer(command, messages.show(values, format_value(settings.enabled)))
 
     async def _status(self, command: Command, _args: str) -> Reply:
         info, stats = self._generator.info, self._generator.stats()
         settings = await self.settings(command)
         stored = await self._store.count_messages(command.where)
         prompt = await self._history.prompt(command.where, settings)
-        dropped = stored - prompt.turns_used
-        lines = [
-            f"Model: {info.name} on {info.device} ({info.dtype}, {info.n_params / 1e6:.1f}M parameters)",
-            f"Queue: {stats.waiting} waiting, {stats.running} generating "
-            f"(limit {stats.max_queue} waiting; batches up to {stats.max_batch}, largest so far {stats.largest_batch})",
-            f"This conversation: {stored} message{'s' if stored != 1 else ''} stored, "
-            f"{prompt.turns_used} in the next prompt ({len(prompt.ids)} of {prompt.budget} tokens)",
-            f"Auto-reply: {format_value(settings.enabled)}",
-        ]
-        if stats.reused_tokens:
-            share = stats.reused_tokens / max(stats.prompt_tokens, 1)
-            lines.insert(
-                2,
-                f"Prefix cache: {stats.reused_tokens:,} of {stats.prompt_tokens:,} prompt tokens "
-                f"({share:.0%}) reused from earlier turns",
-            )
-        if dropped > 0:
-            lines.append(messages.history_trimmed(dropped))
-        if info.is_demo:
-            lines.insert(0, f"⚠ {messages.DEMO_WARNING}")
-        return _answer(command, "\n".join(lines))
+        conversation = messages.Conversation(stored, prompt.turns_used, len(prompt.ids), prompt.budget)
+        ignored = _not_applied(stats, settings)
+        return _answer(command, messages.status(info, stats, conversation, format_value(settings.enabled), ignored))
 
     # --- changes (moderators) ----------------------------------------------------------
 
@@ -178,6 +159,14 @@ class CommandRunner:
         if self._safety is None:
             raise CommandError(messages.SAFETY_UNAVAILABLE)
         return await self._safety.run_command(args, command)
+
+
+def _not_applied(stats: QueueStats, settings: ChannelSettings) -> tuple[str, ...]:
+    """This channel's settings, as "key = value", that the remote server does not apply (off ones don't matter)."""
+    if stats.remote is None:
+        return ()
+    keys = [key for key in stats.remote.not_applied if not off(key, getattr(settings, key))]
+    return tuple(f"{key} = {settings.value(key)}" for key in keys)
 
 
 def _spec(key: str) -> SettingSpec:

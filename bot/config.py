@@ -1,31 +1,38 @@
-"""TOML + environment → one frozen, validated `Config`.
+"""TOML file + environment → one frozen, validated `Config`.
 
-Each section is a frozen dataclass; a field's metadata carries its bounds or choices,
-and one generic validator checks every key against them, so an error always names the
-key, the value and what is allowed. Secrets never come from the file: the config names
-the environment variables that hold them.
+Each section is a frozen dataclass; a field's metadata carries its doc and rules (`bot.rules`),
+and one generic validator checks every key against them, so an error always names the key, the
+value and what is allowed. Every key can also be set from the environment as
+`GPT2BOT_<SECTION>__<KEY>` (e.g. `GPT2BOT_INFERENCE__MAX_BATCH=8`; lists comma-separated or
+JSON), which wins over the file; with the environment alone no file is needed. Secrets never
+come from the file: the config names the environment variables that hold them, and the
+database URL may come from one too (`storage.url_env`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import tomllib
-import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.rules import Invalid, check, parse
+from bot.rules import option as _opt
 
 __all__ = [
+    "BACKENDS",
+    "ENV_PREFIX",
+    "SERVERS",
     "BotSection",
     "Config",
     "DiscordSection",
     "GenerationSection",
+    "HealthSection",
     "InferenceSection",
     "LoggingSection",
     "ModelSection",
@@ -34,19 +41,32 @@ __all__ = [
     "Secrets",
     "SlackSection",
     "StorageSection",
+    "env_var",
     "load_config",
+    "override",
+    "sections",
 ]
 
-
-def _opt(default: Any, doc: str, **rules: Any) -> Any:
-    """A config field: default, one-line doc, and rules (lo, hi, choices, max_len)."""
-    return field(default=default, metadata={"doc": doc, **rules})
+ENV_PREFIX = "GPT2BOT_"
+_ENV_NAME = {"pattern": r"[A-Za-z_][A-Za-z0-9_]{0,127}", "allowed": "an environment variable name like MY_TOKEN"}
+_ENV_NAME_OR_EMPTY = {
+    "pattern": r"([A-Za-z_][A-Za-z0-9_]{0,127})?",
+    "allowed": "empty, or an environment variable name",
+}
+_HOST = {"max_len": 253, "pattern": r"[A-Za-z0-9._:\[\]-]+", "allowed": "a host name or IP address"}
+BACKENDS = ("local", "openai")
+SERVERS = ("vllm", "tgi", "llama.cpp", "transformers", "openai")  # how bot.inference.dialects names them
 
 
 @dataclass(frozen=True)
 class BotSection:
     name: str = _opt("GPT-2", "the bot's speaker name in the transcript", max_len=32)
-    persona: str = _opt("", "default persona line for channels that set none", max_len=500)
+    persona: str = _opt(
+        "",
+        "the line that sets the bot's character (the default; channels may set their own)",
+        max_len=500,
+        setting=True,
+    )
     max_input_chars: int = _opt(2000, "longer messages are refused", lo=1, hi=100_000)
     preview_interval_s: float = _opt(
         1.0,
@@ -76,11 +96,11 @@ class BotSection:
 
 @dataclass(frozen=True)
 class ModelSection:
-    name: str = _opt("gpt2-medium", "hub id, local save_pretrained directory, or 'demo'")
+    name: str = _opt("gpt2-medium", "hub id, local save_pretrained directory, or 'demo'", max_len=4096, path=True)
     device: str = _opt(
         "auto",
         "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, or mps",
-        pattern=r"auto|cpu|mps|cuda(:\d+)?",
+        pattern=r"auto|cpu|mps|cuda(:\d{1,3})?",
         allowed="auto, cpu, cuda, cuda:N or mps",
     )
     dtype: str = _opt(
@@ -92,16 +112,23 @@ class ModelSection:
 
 @dataclass(frozen=True)
 class GenerationSection:
-    """Defaults for every channel; moderators override them per channel with `set`."""
+    """Defaults for every channel; moderators override them per channel with `set`.
 
-    temperature: float = _opt(0.8, "sampling temperature", lo=0.0, hi=2.0)
-    top_k: int = _opt(40, "keep the k most likely tokens (0 = off)", lo=0, hi=1000)
-    top_p: float = _opt(0.9, "nucleus sampling mass (1 = off)", lo=0.0, hi=1.0, lo_open=True)
-    repetition_penalty: float = _opt(1.2, "penalise repeated tokens (1 = off)", lo=1.0, hi=2.0)
-    no_repeat_ngram_size: int = _opt(3, "never repeat an n-gram of this size (0 = off)", lo=0, hi=10)
-    num_beams: int = _opt(1, "beam search width (1 = off)", lo=1, hi=8)
-    max_new_tokens: int = _opt(60, "longest reply in tokens", lo=1, hi=512)
-    do_sample: bool = _opt(True, "sample (true) or decode greedily (false)")
+    Every field here is a `/gpt2 set` key (bot.settings derives the commands from this class)
+    and a field of `SamplingParams` of the same name."""
+
+    temperature: float = _opt(0.8, "randomness; 0 = always the likeliest word", lo=0.0, hi=2.0, setting=True)
+    top_k: int = _opt(40, "sample among the k likeliest tokens (0 = off)", lo=0, hi=1000, setting=True)
+    top_p: float = _opt(
+        0.9, "sample within this probability mass (1 = off)", lo=0.0, hi=1.0, lo_open=True, setting=True
+    )
+    repetition_penalty: float = _opt(1.2, "discourage repeating tokens (1 = off)", lo=1.0, hi=2.0, setting=True)
+    no_repeat_ngram_size: int = _opt(
+        3, "never repeat a phrase of this many tokens (0 = off)", lo=0, hi=10, setting=True
+    )
+    num_beams: int = _opt(1, "beam search width (1 = off; slower)", lo=1, hi=8, setting=True)
+    max_new_tokens: int = _opt(60, "longest reply, in tokens", lo=1, hi=512, setting=True)
+    do_sample: bool = _opt(True, "sample, or pick the likeliest tokens when off", setting=True)
 
 
 @dataclass(frozen=True)
@@ -131,11 +158,63 @@ class InferenceSection:
         lo=0,
         hi=1_000_000,
     )
+    backend: str = _opt(
+        "local", "where replies are generated: local (this process) or openai (a remote server)", choices=BACKENDS
+    )
+    base_url: str = _opt(
+        "",
+        "openai backend: the server's OpenAI API root, e.g. http://127.0.0.1:8000/v1",
+        pattern=r"(https?://\S+)?",
+        allowed="empty, or an http:// or https:// URL ending in the API root (usually /v1)",
+    )
+    remote_model: str = _opt(
+        "", "openai backend: the served model's name (empty = the one model the server lists)", max_len=256
+    )
+    server: str = _opt(
+        "auto",
+        "openai backend: the server's kind, which decides the request fields it is sent (auto = from GET /v1/models)",
+        choices=("auto", *SERVERS),
+    )
+    api_key_env: str = _opt(
+        "GPT2BOT_INFERENCE_API_KEY", "openai backend: environment variable holding the API key", **_ENV_NAME
+    )
+    connect_timeout_s: float = _opt(5.0, "openai backend: seconds to open a connection", lo=0.1, hi=300.0)
+    read_timeout_s: float = _opt(
+        60.0,
+        "openai backend: seconds the server may stay silent (before the first token or between tokens)",
+        lo=0.1,
+        hi=3600.0,
+    )
+    max_in_flight: int = _opt(
+        16, "openai backend: requests at the server at once; more wait (up to max_queue), then 'busy'", lo=1, hi=4096
+    )
+    max_retries: int = _opt(
+        2,
+        "openai backend: retries, with backoff, on connection errors, 429 and 5xx (Retry-After honoured); "
+        "all within timeout_s",
+        lo=0,
+        hi=10,
+    )
+
+    def __post_init__(self) -> None:
+        if self.backend == "openai" and not self.base_url:
+            raise ConfigError("inference.base_url", self.base_url, 'required when inference.backend = "openai"')
 
 
 @dataclass(frozen=True)
 class StorageSection:
-    url: str = _opt("sqlite+aiosqlite:///gpt2bot.db", "SQLAlchemy async URL (sqlite+aiosqlite or postgresql+asyncpg)")
+    url: str = _opt(
+        "sqlite+aiosqlite:///gpt2bot.db",
+        "SQLAlchemy async URL (sqlite+aiosqlite or postgresql+asyncpg)",
+        max_len=2048,
+        schemes=("sqlite+aiosqlite", "postgresql+asyncpg"),
+        allowed="sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db",
+    )
+    url_env: str = _opt(
+        "",
+        "environment variable holding the URL instead (e.g. DATABASE_URL), so no password is in this file",
+        **_ENV_NAME_OR_EMPTY,
+    )
     max_messages_per_channel: int = _opt(500, "older turns are deleted", lo=10, hi=1_000_000)
     max_age_days: int = _opt(30, "turns older than this are deleted (0 = keep)", lo=0, hi=36_500)
     seen_events_hours: int = _opt(
@@ -158,16 +237,18 @@ class SafetySection:
     classifiers: tuple[str, ...] = _opt(
         (), "optional packaged classifiers to add to the rules", choices_each=("profanity_check",)
     )
-    checkpoint: str = _opt("", "optional local Hugging Face classifier directory (never downloaded)")
+    checkpoint: str = _opt(
+        "", "optional local Hugging Face classifier directory (never downloaded)", max_len=4096, path=True
+    )
 
 
 @dataclass(frozen=True)
 class DiscordSection:
-    token_env: str = _opt("DISCORD_TOKEN", "environment variable holding the bot token")
+    token_env: str = _opt("DISCORD_TOKEN", "environment variable holding the bot token", **_ENV_NAME)
     allow_dms: bool = _opt(True, "answer direct messages")
     allow_bots: bool = _opt(False, "answer other bots (risks bot-to-bot loops)")
-    moderator_roles: tuple[str, ...] = _opt((), "role names or ids that may change settings")
-    command_guilds: tuple[str, ...] = _opt((), "guild ids to sync /gpt2 to (empty = global)")
+    moderator_roles: tuple[str, ...] = _opt((), "role names or ids that may change settings", max_len=100)
+    command_guilds: tuple[str, ...] = _opt((), "guild ids to sync /gpt2 to (empty = global)", max_len=20)
     shards: str = _opt(
         "none",
         "'none', 'auto' (AutoShardedClient), or a shard count",
@@ -180,12 +261,16 @@ class DiscordSection:
     api_base_url: str = _opt(
         "",
         "REST API base, e.g. a rate-limit proxy: http(s)://host[/api/v10] (empty = Discord)",
+        max_len=2048,
+        schemes=("http", "https"),
         pattern=r"(https?://\S+)?",
         allowed="empty, or an http:// or https:// URL",
     )
     gateway_url: str = _opt(
         "",
         "gateway websocket URL, e.g. a gateway proxy: ws(s)://host (empty = Discord)",
+        max_len=2048,
+        schemes=("ws", "wss"),
         pattern=r"(wss?://\S+)?",
         allowed="empty, or a ws:// or wss:// URL",
     )
@@ -196,20 +281,44 @@ class DiscordSection:
 
 @dataclass(frozen=True)
 class SlackSection:
-    bot_token_env: str = _opt("SLACK_BOT_TOKEN", "environment variable holding the xoxb- token")
-    app_token_env: str = _opt("SLACK_APP_TOKEN", "environment variable holding the xapp- token (Socket Mode)")
-    signing_secret_env: str = _opt("SLACK_SIGNING_SECRET", "environment variable holding the signing secret")
-    host: str = _opt("127.0.0.1", "HTTP mode: listen address")
+    bot_token_env: str = _opt("SLACK_BOT_TOKEN", "environment variable holding the xoxb- token", **_ENV_NAME)
+    app_token_env: str = _opt(
+        "SLACK_APP_TOKEN", "environment variable holding the xapp- token (Socket Mode)", **_ENV_NAME
+    )
+    signing_secret_env: str = _opt(
+        "SLACK_SIGNING_SECRET", "environment variable holding the signing secret", **_ENV_NAME
+    )
+    host: str = _opt("127.0.0.1", "HTTP mode: listen address", **_HOST)
     port: int = _opt(3000, "HTTP mode: listen port", lo=1, hi=65535)
-    path: str = _opt("/slack/events", "HTTP mode: request path")
-    api_base_url: str = _opt("", "Web API base URL (empty = https://slack.com/api/)")
-    admin_users: tuple[str, ...] = _opt((), "user ids that may change settings besides workspace admins")
+    path: str = _opt(
+        "/slack/events",
+        "HTTP mode: request path",
+        max_len=1024,
+        pattern=r"/[^\s?#]*",
+        allowed="a path starting with / (no spaces, ? or #)",
+    )
+    api_base_url: str = _opt(
+        "", "Web API base URL (empty = https://slack.com/api/)", max_len=2048, schemes=("http", "https")
+    )
+    admin_users: tuple[str, ...] = _opt((), "user ids that may change settings besides workspace admins", max_len=32)
     placeholder: bool = _opt(True, "post a placeholder while generating, then update it")
 
 
 @dataclass(frozen=True)
 class LoggingSection:
     level: str = _opt("INFO", "log level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    format: str = _opt(
+        "text",
+        "text (one readable line) or json (one JSON object per line, with each message's context)",
+        choices=("text", "json"),
+    )
+
+
+@dataclass(frozen=True)
+class HealthSection:
+    enabled: bool = _opt(False, "serve /healthz, /readyz and Prometheus /metrics over HTTP (on in the image)")
+    host: str = _opt("127.0.0.1", "listen address (0.0.0.0 in a container)", **_HOST)
+    port: int = _opt(9090, "listen port", lo=1, hi=65535)
 
 
 @dataclass(frozen=True)
@@ -238,8 +347,12 @@ class Config:
     discord: DiscordSection = field(default_factory=DiscordSection)
     slack: SlackSection = field(default_factory=SlackSection)
     logging: LoggingSection = field(default_factory=LoggingSection)
+    health: HealthSection = field(default_factory=HealthSection)
     secrets: Secrets = field(default_factory=Secrets)
     source: str = "defaults"  # where the config came from (for status/logs)
+    # "section.key" -> where a value that is not a default came from: "file PATH" or "env VAR"
+    # (`python -m bot config show` prints it)
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 _SECRET_KEYS = {
@@ -247,105 +360,118 @@ _SECRET_KEYS = {
     ("slack", "bot_token"): "slack.bot_token_env",
     ("slack", "app_token"): "slack.app_token_env",
     ("slack", "signing_secret"): "slack.signing_secret_env",
+    ("inference", "api_key"): "inference.api_key_env",
 }
 
 
+def sections() -> dict[str, type]:
+    """Config section name -> its dataclass, in file order (secrets are no section: never from the file)."""
+    hints = typing.get_type_hints(Config)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config) if f.name not in ("secrets", "source", "origins")}
+
+
+def env_var(section: str, key: str) -> str:
+    """The environment variable that sets `section.key`: GPT2BOT_SECTION__KEY."""
+    return f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+
+
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Read `path` (TOML; None = defaults only) and the environment; raise ConfigError."""
+    """Read `path` (TOML; None = no file), then the GPT2BOT_* environment; raise ConfigError."""
     env = os.environ if environ is None else environ
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError("--config", str(path), "file not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError("--config", str(path), f"not valid TOML ({exc})") from None
-    sections = {f.name: f for f in dataclasses.fields(Config) if f.name not in ("secrets", "source")}
-    built: dict[str, Any] = {}
-    for name, table in raw.items():
-        if name not in sections:
-            raise ConfigError(name, table, f"unknown section; allowed: {', '.join(sections)}")
-        if not isinstance(table, dict):
-            raise ConfigError(name, table, "must be a table ([section])")
-        built[name] = _build_section(name, _section_type(name), table)
-    config = Config(**built, source=str(path) if path else "defaults")
+    values: dict[str, dict[str, Any]] = {name: {} for name in sections()}
+    origins: dict[str, str] = {}
+    for section, key, value in _file_values(path):
+        values[section][key] = _checked(section, key, value, f"{section}.{key}", text=False)
+        origins[f"{section}.{key}"] = f"file {path}"
+    for section, key, var, text in _env_values(env):
+        values[section][key] = _checked(section, key, text, f"{var} ({section}.{key})", text=True)
+        origins[f"{section}.{key}"] = f"env {var}"
+    built = {name: cls(**values[name]) for name, cls in sections().items()}
+    config = Config(**built, source=str(path) if path else "defaults", origins=origins)
+    config = _url_from_env(config, env)
     return dataclasses.replace(config, secrets=_read_secrets(config, env))
 
 
-def _section_type(name: str) -> type:
-    hints = typing.get_type_hints(Config)
-    section: type = hints[name]
-    return section
+def override(config: Config, section: str, key: str, text: str, label: str) -> Config:
+    """`config` with `section.key` set from `text` (a command-line flag called `label`), checked like the file."""
+    value = _checked(section, key, text, label, text=True)
+    changed = dataclasses.replace(getattr(config, section), **{key: value})
+    return dataclasses.replace(config, **{section: changed}, origins={**config.origins, f"{section}.{key}": label})
 
 
-def _build_section(section: str, cls: type, table: dict[str, Any]) -> Any:
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
-    values: dict[str, Any] = {}
-    for key, value in table.items():
-        dotted = f"{section}.{key}"
-        if (section, key) in _SECRET_KEYS:
-            env_key = _SECRET_KEYS[(section, key)]
-            allowed = f"secrets are not read from the file; set the environment variable named by {env_key}"
-            raise ConfigError(dotted, "<hidden>", allowed)
-        if key not in fields:
-            raise ConfigError(dotted, value, f"unknown key; allowed: {', '.join(fields)}")
-        values[key] = _check_value(dotted, value, hints[key], fields[key].metadata)
-    return cls(**values)
+# --- the layers ---------------------------------------------------------------------------
 
 
-def _check_value(key: str, value: Any, hint: Any, rules: Mapping[str, Any]) -> Any:
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
-            raise ConfigError(key, value, "must be a list of strings")
-        items = tuple(str(v) for v in value)
-        allowed: tuple[str, ...] = rules.get("choices_each", ())
-        if allowed and any(v not in allowed for v in items):
-            raise ConfigError(key, value, f"allowed items: {', '.join(allowed)}")
-        return items
-    if isinstance(hint, types.UnionType):
-        raise ConfigError(key, value, "unsupported type")  # no optional fields exist
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(key, value, "must be true or false")
-    elif hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(key, value, f"must be a whole number{_bounds(rules)}")
-    elif hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(key, value, f"must be a number{_bounds(rules)}")
-        value = float(value)
-    elif hint is str and not isinstance(value, str):
-        raise ConfigError(key, value, "must be a string")
-    _check_rules(key, value, rules)
-    return value
-
-
-def _check_rules(key: str, value: Any, rules: Mapping[str, Any]) -> None:
-    choices = rules.get("choices")
-    if choices is not None and value not in choices:
-        raise ConfigError(key, value, f"allowed: {', '.join(map(str, choices))}")
-    pattern = rules.get("pattern")
-    if pattern is not None and not re.fullmatch(pattern, value):
-        raise ConfigError(key, value, f"allowed: {rules['allowed']}")
-    max_len = rules.get("max_len")
-    if max_len is not None and len(value) > max_len:
-        raise ConfigError(key, value, f"at most {max_len} characters")
-    lo, hi = rules.get("lo"), rules.get("hi")
-    if lo is None or hi is None:
+def _file_values(path: Path | None) -> Iterator[tuple[str, str, Any]]:
+    if path is None:
         return
-    too_low = value <= lo if rules.get("lo_open") else value < lo
-    if too_low or value > hi:
-        raise ConfigError(key, value, f"must be{_bounds(rules)}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("--config", str(path), "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError("--config", str(path), "is a directory, not a TOML file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("--config", str(path), f"not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError("--config", str(path), f"cannot be read ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("--config", str(path), f"not valid TOML ({exc})") from None
+    except RecursionError:
+        raise ConfigError("--config", str(path), "not valid TOML (nested too deeply)") from None
+    known = sections()
+    for name, table in raw.items():
+        if name not in known:
+            raise ConfigError(name, table, f"unknown section; allowed: {', '.join(known)}")
+        if not isinstance(table, dict):
+            raise ConfigError(name, table, "must be a table ([section])")
+        for key, value in table.items():
+            yield name, key, value
 
 
-def _bounds(rules: Mapping[str, Any]) -> str:
-    if "lo" not in rules:
-        return ""
-    left = "greater than" if rules.get("lo_open") else "from"
-    return f" {left} {rules['lo']} to {rules['hi']}"
+def _env_values(env: Mapping[str, str]) -> Iterator[tuple[str, str, str, str]]:
+    """(section, key, variable, text) for every GPT2BOT_<SECTION>__<KEY> variable."""
+    known = sections()
+    for var in sorted(env):
+        if not var.startswith(ENV_PREFIX) or "__" not in var:
+            continue  # GPT2BOT_CONFIG and friends are not config keys
+        section, _, key = var.removeprefix(ENV_PREFIX).lower().partition("__")
+        if section not in known:
+            allowed = ", ".join(env_var(name, "...") for name in known)
+            raise ConfigError(var, env[var], f"unknown section {section!r}; allowed: {allowed}")
+        yield section, key, var, env[var]
+
+
+def _checked(section: str, key: str, value: Any, label: str, *, text: bool) -> Any:
+    if (section, key) in _SECRET_KEYS:
+        where = "the file" if not text else "GPT2BOT_ variables"
+        allowed = (
+            f"secrets are not read from {where}; set the environment variable named by {_SECRET_KEYS[section, key]}"
+        )
+        raise ConfigError(label, "<hidden>", allowed)
+    cls = sections()[section]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if key not in fields:
+        raise ConfigError(label, value, f"unknown key; allowed: {', '.join(fields)}")
+    kind = typing.get_type_hints(cls)[key]
+    try:
+        return parse(value, kind, fields[key].metadata) if text else check(value, kind, fields[key].metadata)
+    except Invalid as exc:
+        raise ConfigError(label, value, exc.allowed) from None
+
+
+def _url_from_env(config: Config, env: Mapping[str, str]) -> Config:
+    """`storage.url_env = "DATABASE_URL"`: the URL is that variable's value, checked like storage.url."""
+    var = config.storage.url_env
+    if not var:
+        return config
+    url = env.get(var, "")
+    if not url:
+        raise ConfigError("storage.url_env", var, f"names {var}, which is not set in the environment")
+    checked = _checked("storage", "url", url, f"storage.url (from {var})", text=True)
+    storage = dataclasses.replace(config.storage, url=checked)
+    origins = {**config.origins, "storage.url": f"env {var} (storage.url_env)"}
+    return dataclasses.replace(config, storage=storage, origins=origins)
 
 
 def _read_secrets(config: Config, env: Mapping[str, str]) -> Secrets:

@@ -16,6 +16,8 @@ Gpt2BotError
 
 from __future__ import annotations
 
+from bot.rules import mask_credentials
+
 __all__ = [
     "AdapterError",
     "Busy",
@@ -43,7 +45,18 @@ class ConfigError(Gpt2BotError):
         self.key = key
         self.value = value
         self.allowed = allowed
-        super().__init__(f"config error: {key} = {value!r}: {allowed}")
+        super().__init__(f"config error: {key} = {_shown(value)}: {allowed}")
+
+
+_SHOWN_CHARS = 120
+
+
+def _shown(value: object) -> str:
+    """The value as the error shows it: a URL's password masked, long values cut."""
+    text = mask_credentials(repr(value))
+    if len(text) > _SHOWN_CHARS:
+        text = f"{text[: _SHOWN_CHARS - 20]}… ({len(text):,} characters)"
+    return text
 
 
 class ModelLoadError(Gpt2BotError):

@@ -18,9 +18,10 @@ import asyncio
 import dataclasses
 import logging
 import secrets
+import time
 from collections import defaultdict
 
-from bot import messages
+from bot import messages, metrics
 from bot.commands import CommandRunner
 from bot.config import Config
 from bot.errors import Busy, GenerationCancelled, GenerationTimeout
@@ -28,6 +29,7 @@ from bot.events import ChannelRef, Command, Event, Outbox, Reply, ReplyKind
 from bot.guard import Guard, Screen
 from bot.history import History
 from bot.inference.types import GenerationRequest, Generator
+from bot.logs import bind, context, log_context, new_ref
 from bot.preview import ReplyPreview
 from bot.prompt import SPEAKER_STOP, Prompt
 from bot.ratelimit import RateLimiter
@@ -74,19 +76,24 @@ class ChatHandler:
     # --- Core --------------------------------------------------------------------------
 
     async def on_command(self, command: Command, outbox: Outbox) -> None:
-        try:
-            reply = await self._commands.run(command)
-        except Exception:
-            log.exception("command %r in %s failed", command.text[:80], command.where.key)
-            reply = Reply(messages.ERROR, ReplyKind.ERROR, ephemeral=True, reply_to=command.message_id)
-        await _send(outbox, reply)
+        with log_context(ref=new_ref(), platform=command.where.platform, channel=command.where.key):
+            try:
+                reply = await self._commands.run(command)
+            except Exception:
+                log.exception("command %r in %s failed", command.text[:80], command.where.key)
+                reply = Reply(messages.ERROR, ReplyKind.ERROR, ephemeral=True, reply_to=command.message_id)
+            await _send(outbox, reply)
 
     async def on_message(self, event: Event, outbox: Outbox) -> None:
-        try:
-            await self._answer(event, outbox)
-        except Exception:
-            log.exception("message %s in %s failed", event.message_id, event.where.key)
-            await _send(outbox, self._reply(event, messages.ERROR, ReplyKind.ERROR))
+        # One reference per message: in every log line about it, and in a refusal the user sees.
+        with log_context(ref=new_ref(), platform=event.where.platform, channel=event.where.key):
+            started = time.monotonic()
+            try:
+                await self._answer(event, outbox)
+            except Exception:
+                log.exception("message %s in %s failed", event.message_id, event.where.key)
+                await _send(outbox, self._reply(event, messages.ERROR, ReplyKind.ERROR))
+            _record(time.monotonic() - started)
 
     async def on_message_edited(self, where: ChannelRef, message_id: str, text: str) -> None:
         try:
@@ -131,6 +138,7 @@ class ChatHandler:
         screen = None if self._guard is None else await self._guard.screen(event.where, event.author.id)
         text = event.text
         if screen is not None:
+            bind(stage="input_check")
             decision = await screen.check_input(text)
             if decision.blocked:
                 answer = messages.SELF_HARM_SUPPORT if decision.self_harm else messages.input_blocked(decision.ref)
@@ -164,6 +172,7 @@ class ChatHandler:
             await _send(outbox, self._reply(event, messages.TIMEOUT, ReplyKind.ERROR))
             return
         try:
+            bind(stage="generate")
             await self._history.add_user_turn(event.where, event.author, text, event.message_id)
             settings = for_channel(self._config, await self._store.channel_state(event.where))
             answer = await self._generate_in_time(event, settings, screen, outbox, deadline)
@@ -227,6 +236,7 @@ class ChatHandler:
             if screen is None:
                 return _Answer(self._reply(event, text, ReplyKind.CHAT), prompt)
             final = attempt == OUTPUT_ATTEMPTS - 1
+            bind(stage="output_check")
             decision = await screen.check_output(text, attempt, final)  # raises: fail closed
             if not decision.blocked:
                 return _Answer(self._reply(event, decision.text, ReplyKind.CHAT), prompt)
@@ -240,8 +250,10 @@ class ChatHandler:
         params = settings.sampling()
         if attempt:  # a retry must differ: sample with a fresh seed, even where the channel decodes greedily
             params = dataclasses.replace(params, do_sample=True, num_beams=1, seed=secrets.randbits(31))
-        request = GenerationRequest(prompt.ids, params, event.where.key, SPEAKER_STOP)
+        request = GenerationRequest(prompt.ids, params, event.where.key, SPEAKER_STOP, prompt.stop_strings)
         generation = await self._generator.submit(request, None if preview is None else preview.update)
+        bind(queued_s=round(generation.queued_s, 3), generated_s=round(generation.generated_s, 3))
+        bind(tokens=len(generation.token_ids))
         log.debug(
             "reply in %s: %d prompt + %d new tokens, %s, batch %d, %.2f s",
             event.where.key,
@@ -257,10 +269,30 @@ class ChatHandler:
         return Reply(text, kind, ephemeral=kind in (ReplyKind.REFUSAL, ReplyKind.BUSY), reply_to=event.message_id)
 
 
+_OUTCOMES = {ReplyKind.CHAT: "chat", ReplyKind.BUSY: "busy", ReplyKind.REFUSAL: "refusal", ReplyKind.ERROR: "error"}
+
+
+def _outcome(reply: Reply) -> str:
+    """How a message was answered, for the metrics and the log."""
+    if reply.kind is ReplyKind.ERROR and reply.text == messages.TIMEOUT:
+        return "timeout"
+    return _OUTCOMES.get(reply.kind, "error")
+
+
+def _record(seconds: float) -> None:
+    """Count the message's answer by outcome and log it (a message nobody answered is not counted)."""
+    outcome = context().get("outcome")
+    if outcome is not None:
+        metrics.record_reply(str(outcome), seconds)
+        log.info("answered: %s in %.2f s", outcome, seconds)
+
+
 async def _send(outbox: Outbox, reply: Reply) -> str | None:
     """Deliver `reply`; the platform id of its first message, or None when it did not arrive."""
+    bind(stage="send", outcome=_outcome(reply))
     try:
         return await outbox.send(reply)
     except Exception:
+        bind(outcome="error")
         log.exception("could not deliver a %s reply", reply.kind.value)
         return None

@@ -6,6 +6,11 @@ Sections for adapters and safety follow the core's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.inference.types import ModelInfo, QueueStats, RemoteStatus
+
 __all__ = [
     "BUSY",
     "DEMO_BANNER",
@@ -25,14 +30,25 @@ __all__ = [
     "SELF_HARM_SUPPORT",
     "SLACK_THINKING",
     "TIMEOUT",
+    "Conversation",
     "bad_value",
+    "batch_lowered",
     "enabled_changed",
     "history_trimmed",
     "input_blocked",
     "input_too_long",
     "persona_set",
+    "prefix_cache_lowered",
+    "preview",
     "rate_limited",
+    "remote_lines",
+    "remote_not_applied",
+    "remote_ready",
+    "remote_rejected",
+    "remote_state",
+    "remote_unsupported",
     "reset_done",
+    "restarting",
     "safety_below_floor",
     "safety_changed",
     "safety_log_line",
@@ -42,9 +58,13 @@ __all__ = [
     "safety_usage",
     "setting_changed",
     "setting_unset",
+    "show",
+    "status",
+    "trimmed_notice",
     "unknown_command",
     "unknown_setting",
     "usage",
+    "with_notice",
 ]
 
 # --- core -------------------------------------------------------------------------------
@@ -81,6 +101,54 @@ Commands (`/gpt2 <command>`):
 Settings: {keys}"""
 
 
+def show(values: list[tuple[str, str, bool]], auto_reply: str) -> str:
+    """`/gpt2 show`: each setting as (key, value, set here)."""
+    lines = [f"{key} = {value}{' *' if here else ''}" for key, value, here in values]
+    lines.append(f"auto-reply = {auto_reply}")
+    lines.append("(* set for this channel; the rest are defaults)")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """What `status` says about one conversation's history."""
+
+    stored: int  # turns in the database
+    in_prompt: int  # turns the next prompt holds
+    prompt_tokens: int
+    budget: int  # the most prompt tokens allowed (window - max_new_tokens)
+
+
+def status(
+    info: ModelInfo, stats: QueueStats, conversation: Conversation, auto_reply: str, ignored: Sequence[str] = ()
+) -> str:
+    """`/gpt2 status`; `ignored`: this channel's settings ("top_k = 40") a remote server does not apply."""
+    stored = conversation.stored
+    engine = [
+        f"Model: {info.name} on {info.device} ({info.dtype}, {info.n_params / 1e6:.1f}M parameters)",
+        f"Queue: {stats.waiting} waiting, {stats.running} generating "
+        f"(limit {stats.max_queue} waiting; batches up to {stats.max_batch}, largest so far {stats.largest_batch})",
+    ]
+    lines = [
+        *(engine if stats.remote is None else remote_lines(info, stats, stats.remote, ignored)),
+        f"This conversation: {stored} message{'s' if stored != 1 else ''} stored, "
+        f"{conversation.in_prompt} in the next prompt ({conversation.prompt_tokens} of {conversation.budget} tokens)",
+        f"Auto-reply: {auto_reply}",
+    ]
+    if stats.reused_tokens:
+        share = stats.reused_tokens / max(stats.prompt_tokens, 1)
+        lines.insert(
+            2,
+            f"Prefix cache: {stats.reused_tokens:,} of {stats.prompt_tokens:,} prompt tokens "
+            f"({share:.0%}) reused from earlier turns",
+        )
+    if stored > conversation.in_prompt:
+        lines.append(history_trimmed(stored - conversation.in_prompt))
+    if info.is_demo:
+        lines.insert(0, f"⚠ {DEMO_WARNING}")
+    return "\n".join(lines)
+
+
 def preview(text: str) -> str:
     """A reply still being written, as shown while it grows."""
     return f"{text} …"
@@ -100,6 +168,57 @@ def batch_lowered(requested: int, used: int, cache: str) -> str:
         f"inference.max_batch = {requested} does not fit in memory; using {used}. {cache}. "
         f"Set inference.max_batch = {used} (or less) to silence this, or free memory for more."
     )
+
+
+def remote_ready(server: str, url: str, model: str, n_positions: int) -> str:
+    """Log line: the remote inference server answered the start-up check."""
+    return f"remote inference: {server} server at {url}, model {model!r}, {n_positions}-token window"
+
+
+def remote_unsupported(server: str, settings: Sequence[str]) -> str:
+    """Log line at start: settings this server will not apply."""
+    return (
+        f"the {server} server does not apply {', '.join(settings)}: replies are generated without them, "
+        "whatever a channel sets (`/gpt2 status` lists them)"
+    )
+
+
+def remote_rejected(server: str, settings: Sequence[str], why: str) -> str:
+    """Log line: the server answered a request with a 4xx naming these settings' fields."""
+    return f"the {server} server turned down {', '.join(settings)} ({why}); requests go on without them"
+
+
+def remote_not_applied(server: str, setting: str, value: object) -> str:
+    """Log line, once per setting: a request asked for a setting this server does not apply."""
+    return f"a channel asks for {setting} = {value}, which the {server} server does not apply; replied without it"
+
+
+def remote_state(state: str, detail: str) -> str:
+    """Log line when the remote server's state changes."""
+    return "remote inference server answers again" if state == "ok" else f"remote inference server {state}: {detail}"
+
+
+def remote_lines(info: ModelInfo, stats: QueueStats, remote: RemoteStatus, ignored: Sequence[str]) -> list[str]:
+    """`status` lines for a remote server: the model, the server's state and latency, requests, ignored settings."""
+    where = f"Server: {remote.server} at {remote.base_url}"
+    if remote.state != "ok":
+        state = f"{where}: {remote.state} for {remote.since_s:.0f} s ({remote.detail})"
+    elif remote.reply_p50_s is None or remote.reply_p95_s is None:
+        state = f"{where}: ok, no replies yet"
+    else:
+        state = f"{where}: ok, replies p50 {remote.reply_p50_s:.2f} s, p95 {remote.reply_p95_s:.2f} s"
+        if remote.first_text_p50_s is not None:
+            state += f", first text p50 {remote.first_text_p50_s:.2f} s"
+        state += f" (last {remote.replies})"
+    lines = [
+        f"Model: {info.name} on a remote server ({info.n_positions}-token window)",
+        state,
+        f"Requests: {stats.waiting} waiting, {stats.running} at the server "
+        f"(at most {stats.max_batch} at once, then up to {stats.max_queue} waiting)",
+    ]
+    if ignored:
+        lines.append(f"⚠ Not applied by this server: {', '.join(ignored)} (replies are generated without them)")
+    return lines
 
 
 def usage(command: str, form: str) -> str:

@@ -25,10 +25,11 @@ from transformers import PreTrainedTokenizerBase
 
 from bot.inference.tokenizer import EOS_TOKEN
 
-__all__ = ["SPEAKER_STOP", "Prompt", "Transcript", "Turn", "clean_name", "clean_text"]
+__all__ = ["MAX_STOP_STRINGS", "SPEAKER_STOP", "Prompt", "Transcript", "Turn", "clean_name", "clean_text"]
 
 # A new line that starts another speaker ("\nAnn:"), but not a URL ("\nhttps://").
 SPEAKER_STOP = r"\n[^\n:]{1,40}:(?!//)"
+MAX_STOP_STRINGS = 8
 _NAME_MAX = 32
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 
@@ -46,6 +47,9 @@ class Prompt:
     turns_dropped: int  # older turns left out to fit the window
     first_turn_cut: bool  # the oldest kept turn was longer than the room left and keeps its end
     budget: int  # the most prompt tokens allowed: n_positions - max_new_tokens
+    # "\nName:" for the speakers of the kept turns, most recent first: what SPEAKER_STOP will most
+    # likely match, as literal strings for servers whose `stop` takes no regex
+    stop_strings: tuple[str, ...] = ()
 
 
 def clean_name(name: str) -> str:
@@ -94,7 +98,10 @@ class Transcript:
         for turn_ids in reversed(kept):
             ids_out += turn_ids + self._newline
         ids_out += self._bot_prompt
-        return Prompt(tuple(ids_out), len(kept), len(turns) - len(kept), cut, budget)
+        recent = [clean_name(t.name) for t in reversed(turns[len(turns) - len(kept) :])]
+        speakers = dict.fromkeys([*recent, self.bot_name])
+        stops = tuple(f"\n{name}:" for name in speakers)[:MAX_STOP_STRINGS]
+        return Prompt(tuple(ids_out), len(kept), len(turns) - len(kept), cut, budget, stops)
 
     def decode(self, ids: Sequence[int]) -> str:
         return str(self._tokenizer.decode(list(ids)))

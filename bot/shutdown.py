@@ -70,7 +70,7 @@ async def drain(adapters: Sequence[Adapter], grace_s: float) -> None:
     waited = time.monotonic() - started
     if left:
         log.warning(
-            "stopping 2/3: %d repl%s still in progress after %.1f s; cancelling (they are answered after the restart)",
+            "stopping 2/3: %d repl%s still in progress after %.1f s; cancelling",
             left,
             "y" if left == 1 else "ies",
             waited,

@@ -13,12 +13,16 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerBase
 
 from bot.inference.tokenizer import packaged_tokenizer
+
+if TYPE_CHECKING:
+    from tests.remote_kit import TransformersServer
 
 POSTGRES_URL = os.environ.get("GPT2BOT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("GPT2BOT_REQUIRE_POSTGRES", "") not in ("", "0")
@@ -119,3 +123,23 @@ def no_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Make sure nothing reaches for the model hub."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     yield
+
+
+@pytest.fixture(scope="session")
+def scripted_model_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer: PreTrainedTokenizerBase) -> Path:
+    """A GPT-2 whose replies are known in advance (tests/remote_kit.py), saved with its tokenizer."""
+    from tests.remote_kit import save_scripted_gpt2
+
+    return save_scripted_gpt2(tmp_path_factory.mktemp("scripted-gpt2"), tokenizer)
+
+
+@pytest.fixture(scope="session")
+def transformers_server(
+    scripted_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TransformersServer]:
+    """One `transformers serve` on loopback for the whole session, serving the scripted GPT-2."""
+    from tests.remote_kit import TransformersServer
+
+    server = TransformersServer(scripted_model_dir, tmp_path_factory.mktemp("serve") / "serve.log").start()
+    yield server
+    server.stop()

@@ -12,7 +12,8 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerBase
 
 from bot.inference.engine import BatchEngine
-from bot.inference.types import EngineRequest, Generation, ModelInfo, SamplingParams
+from bot.inference.types import EngineRequest, Generation, ModelInfo
+from bot.settings import sampling_params
 
 __all__ = [
     "GREEDY",
@@ -24,7 +25,7 @@ __all__ = [
     "tiny_model",
 ]
 
-GREEDY = SamplingParams(do_sample=False, repetition_penalty=1.0, no_repeat_ngram_size=0, max_new_tokens=16)
+GREEDY = sampling_params(do_sample=False, repetition_penalty=1.0, no_repeat_ngram_size=0, max_new_tokens=16)
 
 
 @pytest.fixture(autouse=True, scope="module")

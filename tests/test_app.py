@@ -6,9 +6,6 @@ import asyncio
 import dataclasses
 import io
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,9 +15,8 @@ from bot.app import Services
 from bot.config import Config, InferenceSection, ModelSection, StorageSection
 from bot.events import Author, ChannelRef, Event, ReplyKind
 from bot.inference.engine import BatchEngine
+from bot.inference.queue import InferenceQueue
 from tests.fakes.core import RecordingOutbox
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def config_for(model: str, db: Path, **inference: object) -> Config:
@@ -29,6 +25,11 @@ def config_for(model: str, db: Path, **inference: object) -> Config:
         storage=StorageSection(url=f"sqlite+aiosqlite:///{db}"),
         inference=dataclasses.replace(InferenceSection(), **inference),  # type: ignore[arg-type]
     )
+
+
+def local_queue(services: Services) -> InferenceQueue:
+    assert isinstance(services.queue, InferenceQueue)
+    return services.queue
 
 
 async def chat(services: Services, lines: str, channel: str = "console") -> str:
@@ -70,7 +71,7 @@ async def test_status_reports_prompt_tokens_reused_from_earlier_turns(tmp_path: 
 
 async def test_twenty_channels_at_once_are_batched(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     services = await Services.start(config_for("demo", tmp_path / "bot.db", max_batch=32), err=io.StringIO())
-    services.queue._summary_every_s = 0.0  # log every step's summary for this test
+    local_queue(services)._summary_every_s = 0.0  # log every step's summary for this test
     mod = Author("u", "Ann", is_moderator=True)
     outboxes = [RecordingOutbox() for _ in range(20)]
     try:
@@ -97,7 +98,7 @@ async def test_the_real_engine_streams_previews_of_its_reply(tmp_path: Path) -> 
     generation = dataclasses.replace(config.generation, max_new_tokens=200, do_sample=False)
     config = dataclasses.replace(config, generation=generation)
     services = await Services.start(config, err=io.StringIO())
-    services.queue._engine.eos = -1  # type: ignore[attr-defined]  # random weights: never stop early on EOS
+    local_queue(services)._engine.eos = -1  # type: ignore[attr-defined]  # random weights: never stop early on EOS
     outbox = RecordingOutbox()
     try:
         event = Event(ChannelRef("test", "", "c1"), Author("u", "Ann"), "tell me a long story", addressed=True)
@@ -120,7 +121,7 @@ async def test_a_batch_too_big_for_memory_is_lowered_at_start(
     with caplog.at_level(logging.INFO, logger="bot.app"):
         services = await Services.start(config, err=io.StringIO())
     await services.stop()
-    engine = services.queue._engine
+    engine = local_queue(services)._engine
     assert isinstance(engine, BatchEngine) and engine.max_batch < 64
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     warning = next(w for w in warnings if "max_batch" in w)
@@ -129,46 +130,3 @@ async def test_a_batch_too_big_for_memory_is_lowered_at_start(
     assert "prefix cache 50 MB" in warning and engine.prefixes is not None
     assert engine.prefixes.budget_bytes == 50_000_000
     assert "inference.prefix_cache_mb = 80 is more than a quarter of the free memory; using 50 MB" in warnings
-
-
-def run_cli(args: list[str], cwd: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), **env}
-    environ.pop("GPT2BOT_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=120,
-    )
-
-
-def test_cli_chat_with_piped_hello_falls_back_to_demo_and_exits_0(tmp_path: Path) -> None:
-    result = run_cli(["chat"], tmp_path, stdin="hello\n")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("GPT-2: ") and result.stdout.count("\n") == 1
-    assert "DEMO MODEL" in result.stderr and "gpt2-medium" in result.stderr
-    assert (tmp_path / "gpt2bot.db").exists()
-
-
-def test_cli_errors_are_one_line_with_status_2(tmp_path: Path) -> None:
-    (tmp_path / "config.toml").write_text("[generation]\ntemperature = 9\n")
-    result = run_cli(["chat"], tmp_path, stdin="hello\n")
-    assert result.returncode == 2
-    assert result.stderr.strip() == "gpt2bot: config error: generation.temperature = 9.0: must be from 0.0 to 2.0"
-    (tmp_path / "config.toml").unlink()
-    result = run_cli(["run"], tmp_path)
-    assert result.returncode == 2 and "DISCORD_TOKEN" in result.stderr and "Traceback" not in result.stderr
-    result = run_cli(["model", "info", "--model", "gpt2-xl"], tmp_path)
-    assert result.returncode == 2 and "cannot load model 'gpt2-xl'" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
-def test_cli_db_upgrade_and_model_info(tmp_path: Path) -> None:
-    result = run_cli(["db", "upgrade"], tmp_path)
-    assert result.returncode == 0 and "is at migration" in result.stdout
-    result = run_cli(["model", "info", "--model", "demo"], tmp_path)
-    assert result.returncode == 0 and "is_demo: True" in result.stdout and "random" in result.stdout
-    assert "max_batch: 64 of 64 configured; KV cache: up to 64 slots x 2 MB = 134 MB" in result.stdout

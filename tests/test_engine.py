@@ -134,6 +134,7 @@ def test_half_precision_batch_matches_transformers(tokenizer, prompts, dtype, ti
         top_p=0.9,
         repetition_penalty=1.2,
         no_repeat_ngram_size=3,
+        num_beams=1,
         max_new_tokens=16,
         seed=11,
     )

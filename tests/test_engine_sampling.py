@@ -32,6 +32,7 @@ SAMPLED = SamplingParams(
     top_p=0.9,
     repetition_penalty=1.2,
     no_repeat_ngram_size=3,
+    num_beams=1,
     max_new_tokens=20,
     do_sample=True,
 )

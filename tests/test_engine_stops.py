@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import replace
 
 import pytest
 import torch
 from transformers import GPT2LMHeadModel, PreTrainedTokenizerBase
 
+from bot.inference import beam
 from bot.inference.types import EngineRequest, FinishReason
 from tests.engine_kit import (
     GREEDY,
@@ -130,3 +132,41 @@ def test_beam_search_respects_the_stop_pattern(model, tokenizer, prompt) -> None
     assert gen.finish_reason is FinishReason.STOP
     assert gen.text == text[: text.index(target)]
     assert run.streamed(1) == gen.text
+
+
+def test_the_batch_keeps_decoding_while_a_beam_search_runs(model, tokenizer, prompt, monkeypatch) -> None:
+    """A beam reply runs on its own thread: greedy rows finish while it is still searching,
+    and cancelling it answers at once."""
+    release = threading.Event()
+    real = beam.beam_search
+
+    def slow_beam_search(*args: object) -> list[int]:
+        release.wait(timeout=30)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(beam, "beam_search", slow_beam_search)
+    engine = make_engine(model, tokenizer)
+    engine.add(EngineRequest(1, prompt, replace(GREEDY, num_beams=2, max_new_tokens=8)))
+    engine.add(EngineRequest(2, prompt, replace(GREEDY, max_new_tokens=8)))
+    finished: dict[int, FinishReason] = {}
+    for _ in range(20):
+        for update in engine.step().updates:
+            if update.finished and update.generation is not None:
+                finished[update.request_id] = update.generation.finish_reason
+        if 2 in finished:
+            break
+    assert finished == {2: FinishReason.LENGTH}  # the greedy reply is done; the beam still searches
+    release.set()
+    for _ in range(200):
+        finished.update({u.request_id: u.generation.finish_reason for u in engine.step().updates if u.generation})
+        if 1 in finished:
+            break
+    assert finished[1] is FinishReason.LENGTH and engine.active() == 0
+    release.clear()
+    engine.add(EngineRequest(3, prompt, replace(GREEDY, num_beams=2, max_new_tokens=8)))
+    engine.step()
+    engine.cancel(3)
+    (update,) = engine.step().updates
+    assert update.request_id == 3 and update.generation is not None
+    assert update.generation.finish_reason is FinishReason.CANCELLED and engine.active() == 0
+    release.set()

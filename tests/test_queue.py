@@ -12,7 +12,8 @@ import pytest
 
 from bot.errors import GenerationCancelled, GenerationError, GenerationTimeout, QueueFull
 from bot.inference.queue import InferenceQueue
-from bot.inference.types import GenerationRequest, SamplingParams
+from bot.inference.types import GenerationRequest
+from bot.settings import sampling_params
 from tests.engine_kit import make_engine, tiny_model
 from tests.fakes.engine import ScriptedEngine
 
@@ -27,7 +28,7 @@ async def until(condition: Callable[[], bool], within_s: float = 5.0) -> None:
 
 
 def request(channel: str, prompt_len: int = 5) -> GenerationRequest:
-    return GenerationRequest(tuple(range(prompt_len)), SamplingParams(max_new_tokens=10), channel)
+    return GenerationRequest(tuple(range(prompt_len)), sampling_params(max_new_tokens=10), channel)
 
 
 @pytest.fixture
@@ -193,7 +194,7 @@ async def test_streamed_text_grows_to_the_reply(tokenizer) -> None:
     def broken(text: str) -> None:
         raise RuntimeError("a broken adapter")
 
-    params = SamplingParams(do_sample=False, max_new_tokens=40, repetition_penalty=1.0, no_repeat_ngram_size=0)
+    params = sampling_params(do_sample=False, max_new_tokens=40, repetition_penalty=1.0, no_repeat_ngram_size=0)
     prompt = tuple(tokenizer.encode("Alice: hello there\nBob:"))
     try:
         generation = await queue.submit(GenerationRequest(prompt, params, "c1"), on_text)

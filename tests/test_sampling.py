@@ -21,7 +21,7 @@ from bot.inference.sampling import (
     draw,
     uniforms,
 )
-from bot.inference.types import SamplingParams
+from bot.settings import sampling_params
 from tests.engine_kit import one_thread  # noqa: F401  (autouse fixture)
 
 VOCAB = 50
@@ -80,7 +80,7 @@ def test_temperature_top_k_top_p_match_transformers(
     scores: torch.Tensor, temperature: list[float], top_k: list[int], top_p: list[float]
 ) -> None:
     plan = SamplingPlan.of(
-        [SamplingParams(temperature=t, top_k=k, top_p=p) for t, k, p in zip(temperature, top_k, top_p, strict=True)],
+        [sampling_params(temperature=t, top_k=k, top_p=p) for t, k, p in zip(temperature, top_k, top_p, strict=True)],
         VOCAB,
     )
     values, ids = candidates(scores, torch.tensor(temperature), torch.tensor(top_k), torch.tensor(top_p), plan.limit)
@@ -99,9 +99,9 @@ def test_temperature_top_k_top_p_match_transformers(
 
 
 def test_plan_limits_candidates_only_when_every_sampled_row_has_top_k() -> None:
-    greedy = SamplingParams(do_sample=False, top_k=0)
-    assert SamplingPlan.of([SamplingParams(top_k=40), greedy], 1000).limit == 40
-    assert SamplingPlan.of([SamplingParams(top_k=40), SamplingParams(top_k=0)], 1000).limit == 1000
+    greedy = sampling_params(do_sample=False, top_k=0)
+    assert SamplingPlan.of([sampling_params(top_k=40), greedy], 1000).limit == 40
+    assert SamplingPlan.of([sampling_params(top_k=40), sampling_params(top_k=0)], 1000).limit == 1000
     plan = SamplingPlan.of([greedy], 1000)
     assert not plan.sample and plan.max_ngram == 3 and plan.penalty
 

@@ -1,12 +1,15 @@
-"""Setting specs: bounds, parsing, resolution over defaults, sampling parameters."""
+"""Setting specs: bounds, parsing, resolution over defaults, sampling parameters; one schema with the config."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from bot.config import BotSection, GenerationSection
-from bot.errors import CommandError
-from bot.settings import SETTINGS, resolve
+from bot.config import BotSection, GenerationSection, load_config
+from bot.errors import CommandError, ConfigError
+from bot.inference.types import SamplingParams
+from bot.settings import SETTINGS, resolve, sampling_params
 
 
 @pytest.mark.parametrize(
@@ -55,3 +58,35 @@ def test_resolve_overlays_valid_overrides_and_ignores_bad_rows() -> None:
 def test_temperature_zero_means_greedy() -> None:
     params = resolve(GenerationSection(), BotSection(), {"temperature": "0"}).sampling(seed=7)
     assert params.do_sample is False and params.temperature == 1.0 and params.seed == 7
+
+
+def test_one_schema_for_settings_config_and_sampling() -> None:
+    """The `/gpt2 set` keys are the config fields marked as settings: same doc, same bounds, and
+    the engine's SamplingParams has a field of the same name for each generation setting."""
+    generation = {f.name: f for f in dataclasses.fields(GenerationSection)}
+    assert list(SETTINGS) == [*generation, "persona"]
+    for key, field in generation.items():
+        assert SETTINGS[key].help == field.metadata["doc"] and SETTINGS[key].rules is field.metadata
+    persona = next(f for f in dataclasses.fields(BotSection) if f.name == "persona")
+    assert SETTINGS["persona"].help == persona.metadata["doc"]
+    assert {f.name for f in dataclasses.fields(SamplingParams)} == {*generation, "seed"}
+    assert sampling_params() == resolve(GenerationSection(), BotSection(), {}).sampling()
+
+
+@pytest.mark.parametrize("key", [f.name for f in dataclasses.fields(GenerationSection)])
+def test_chat_and_config_refuse_the_same_values_with_the_same_bounds(key: str) -> None:
+    spec = SETTINGS[key]
+    for text in ("nan", "-1", "100000", "maybe", "1.5"):
+        try:
+            spec.parse(text)
+            chat_ok = True
+        except CommandError as exc:
+            chat_ok = False
+            assert spec.bounds in exc.user_message
+        try:
+            load_config(None, environ={f"GPT2BOT_GENERATION__{key.upper()}": text})
+            config_ok = True
+        except ConfigError as exc:
+            config_ok = False
+            assert spec.kind is bool or spec.bounds in str(exc)  # booleans: "on or off" in chat, "true or false" here
+        assert chat_ok == config_ok, (key, text)

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from bot.events import Author, ChannelRef
 from bot.store import Role, Store, StoredMessage
-from storage.database import SchemaOutdated, check_schema, create_engine, upgrade
+from storage.database import POOL_SIZE, SchemaOutdated, check_schema, create_engine, upgrade
 from storage.memory import MemoryStore
 from storage.repository import SqlStore
 from tests.conftest import DATABASES, empty_database
@@ -148,3 +148,15 @@ async def test_schema_check_and_sqlite_pragmas(database_url: str) -> None:
             assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
             assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
     await engine.dispose()
+
+
+async def test_a_burst_of_writes_reuses_the_pool_instead_of_opening_connections(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    await upgrade(engine)
+    opened: list[object] = []
+    event.listen(engine.sync_engine, "connect", lambda conn, record: opened.append(conn))
+    store = SqlStore(engine)
+    for _ in range(3):  # 60 conversations at once, three times over: each aiosqlite connection is a thread
+        await asyncio.gather(*(store.add_message(ChannelRef("slack", "T", f"C{n}"), turn("hi")) for n in range(60)))
+    assert len(opened) <= POOL_SIZE
+    await store.close()

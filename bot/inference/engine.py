@@ -3,7 +3,8 @@
 One worker thread drives it: `add()` and `cancel()` between steps, `step()` in a loop. Each step
 
 1. finishes cancelled requests (slot freed at once);
-2. runs at most one beam-search request on its own (`beam.py`);
+2. starts a waiting beam-search request on the beam thread, or reports the one that finished
+   there (`beam.py`): beams never hold up the batch;
 3. admits waiting requests into free slots (up to `max_batch` rows, `max_prefill_tokens` of
    prompt per step, at least one) and prefills their prompts, after copying in the longest
    prefix a finished request left in the prefix cache (`prefixes.py`), if any;
@@ -32,7 +33,7 @@ from transformers import GPT2LMHeadModel, PreTrainedTokenizerBase
 
 from bot.inference.admission import check_request
 from bot.inference.batchstate import BatchState, to_device
-from bot.inference.beam import beam_search
+from bot.inference.beam import BeamDone, BeamWorker
 from bot.inference.detokenizer import TokenBytes
 from bot.inference.gpt2 import Gpt2Forward, Gpt2Weights
 from bot.inference.graphs import DecodeGraphs, batch_buckets, checked_graphs, length_buckets
@@ -100,6 +101,7 @@ class BatchEngine:
         self._rng = random.Random()
         self._waiting: deque[_Waiting] = deque()
         self._beams: deque[_Waiting] = deque()
+        self._beam_worker = BeamWorker(model, self.eos)
         self._rows: list[Row] = []
         self._ids: set[int] = set()
         self._cancelled: set[int] = set()
@@ -163,9 +165,9 @@ class BatchEngine:
         failed: list[int] = []
         errors: list[Exception] = []
         self._finish_cancelled(updates)
-        beams = self._run_beam(updates, failed, errors)
         reused = self._admit(failed, errors)
         batch = len(self._rows)
+        beams = self._beam_step(updates, failed, errors, wait_s=0.0 if batch else 0.02)
         if batch:
             try:
                 chosen = self._decode(batch)
@@ -235,28 +237,35 @@ class BatchEngine:
         except RuntimeError:  # out of memory for the copy: an optimisation skipped, nothing lost
             return
 
-    def _run_beam(self, updates: list[EngineUpdate], failed: list[int], errors: list[Exception]) -> int:
-        if not self._beams:
-            return 0
-        item = self._beams.popleft()
-        request = item.request
+    def _beam_step(self, updates: list[EngineUpdate], failed: list[int], errors: list[Exception], wait_s: float) -> int:
+        """Report the beam request that finished (waiting up to `wait_s` when nothing else
+        runs) and start the next; returns 1 while one is being searched."""
+        worker = self._beam_worker
+        done = worker.poll(wait_s) if worker.running is not None else None
+        if done is not None:
+            self._report_beam(done, updates, failed, errors)
+        if worker.running is None and self._beams:
+            item = self._beams.popleft()
+            worker.start(item.request, item.added_at)
+        return 0 if worker.running is None else 1
+
+    def _report_beam(
+        self, done: BeamDone, updates: list[EngineUpdate], failed: list[int], errors: list[Exception]
+    ) -> None:
+        request = done.request
         self._ids.discard(request.request_id)
-        started = time.perf_counter()
-        try:
-            tokens = beam_search(self.model, request.prompt_ids, request.params, self.eos)
-        except Exception as exc:
+        if done.tokens is None:
             failed.append(request.request_id)
-            errors.append(exc)
-            return 1
-        row = Row.start(request, self._table, 0, item.added_at, started)
+            errors.append(done.error if isinstance(done.error, Exception) else RuntimeError(str(done.error)))
+            return
+        row = Row.start(request, self._table, 0, done.added_at, done.started)
         delta, reason = "", None
-        for token in tokens:
+        for token in done.tokens:
             piece, reason = row.accept(token, self.eos, self.n_positions)
             delta += piece
             if reason is not None:
                 break
         updates.append(row.finish(reason or FinishReason.LENGTH, time.perf_counter(), delta))
-        return 1
 
     # --- one decode step ---------------------------------------------------------------
 
@@ -299,6 +308,10 @@ class BatchEngine:
                 queue.remove(item)
                 updates.append(cancelled_before_start(item.request, item.added_at, now))
                 self._ids.discard(item.request.request_id)
+        beam = self._beam_worker.running
+        if beam is not None and beam.request_id in self._cancelled:  # it runs on unseen; the next waits
+            updates.append(cancelled_before_start(beam, self._beam_worker.abandon(), now))
+            self._ids.discard(beam.request_id)
         done = [i for i, row in enumerate(self._rows) if row.request_id in self._cancelled]
         for index in done:
             updates.append(self._rows[index].finish(FinishReason.CANCELLED, now))

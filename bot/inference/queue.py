@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bot import messages
+from bot import messages, metrics
 from bot.errors import GenerationCancelled, GenerationError, GenerationTimeout, QueueFull
 from bot.inference.types import (
     Engine,
@@ -52,6 +52,7 @@ class _Job:
     enqueued: float = field(default_factory=time.monotonic)
     started: float = 0.0
     on_text: TextCallback | None = None
+    first_token: bool = False  # its first text has arrived (time to first token recorded)
     text: str = ""  # streamed so far (worker writes, loop reads; both under the queue's lock)
     text_pending: bool = False  # a call of `on_text` is scheduled on the loop
 
@@ -67,6 +68,7 @@ class _Counters:
     since: float = field(default_factory=time.monotonic)
     prompt_tokens: int = 0  # admitted since start
     reused_tokens: int = 0  # of those, taken from the prefix cache
+    generated_tokens: int = 0  # since start
     reply_s: float = 0.0  # moving average of how long a reply takes to generate once started
 
 
@@ -155,6 +157,7 @@ class InferenceQueue:
                 rejected=self._counters.rejected,
                 reused_tokens=self._counters.reused_tokens,
                 prompt_tokens=self._counters.prompt_tokens,
+                generated_tokens=self._counters.generated_tokens,
             )
 
     # --- event-loop side helpers ---------------------------------------------------------
@@ -205,6 +208,7 @@ class InferenceQueue:
                 _resolve(job, error=GenerationError(str(exc)))
                 continue
             job.started = time.monotonic()
+            metrics.QUEUE_WAIT_SECONDS.observe(job.started - job.enqueued)
             self._counters.prompt_tokens += len(request.prompt_ids)
             self._running[job.id] = job
             free -= 1
@@ -242,6 +246,9 @@ class InferenceQueue:
     def _deliver(self, updates: Iterable[EngineUpdate]) -> None:
         for update in updates:
             job = self._running.get(update.request_id)
+            if job is not None and not job.first_token and (update.delta or _generated(update)):
+                job.first_token = True
+                metrics.FIRST_TOKEN_SECONDS.observe(time.monotonic() - job.enqueued)
             if job is not None and update.delta and not update.finished:
                 self._stream(job, update.delta)
             if job is None or not update.finished or update.generation is None:
@@ -251,6 +258,7 @@ class InferenceQueue:
                 self._finish(job, error=GenerationCancelled(f"request {job.id} cancelled"))
                 continue
             self._counters.tokens += len(gen.token_ids)
+            self._counters.generated_tokens += len(gen.token_ids)
             now = time.monotonic()
             timed = dataclasses.replace(gen, queued_s=job.started - job.enqueued, generated_s=now - job.started)
             c = self._counters
@@ -282,6 +290,8 @@ class InferenceQueue:
 
     def _count_step(self, batch_size: int) -> None:
         c = self._counters
+        if batch_size:
+            metrics.BATCH_SIZE.observe(batch_size)
         c.largest_batch = max(c.largest_batch, batch_size)
         c.steps += 1
         c.rows += batch_size
@@ -308,6 +318,12 @@ class InferenceQueue:
             self._running.clear()
         for job in jobs:
             _resolve(job, error=GenerationCancelled("the bot is shutting down"))
+
+
+def _generated(update: EngineUpdate) -> bool:
+    """The update finishes a generation that was not cancelled."""
+    gen = update.generation
+    return update.finished and gen is not None and gen.finish_reason is not FinishReason.CANCELLED
 
 
 def _consume(future: asyncio.Future[Generation]) -> None:

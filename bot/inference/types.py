@@ -23,6 +23,7 @@ __all__ = [
     "Generator",
     "ModelInfo",
     "QueueStats",
+    "RemoteStatus",
     "SamplingParams",
     "StepResult",
     "TextCallback",
@@ -31,16 +32,17 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """Per-request decoding settings; bounds are checked in `bot.settings`."""
+    """Per-request decoding settings. Defaults, bounds and help live in one place, the config's
+    `[generation]` section (`bot.settings` builds these from a channel's settings)."""
 
-    temperature: float = 0.8
-    top_k: int = 40  # 0 = off
-    top_p: float = 0.9  # 1.0 = off
-    repetition_penalty: float = 1.2  # 1.0 = off (HF semantics: divide positive logits)
-    no_repeat_ngram_size: int = 3  # 0 = off
-    num_beams: int = 1  # > 1: beam search (deterministic, may run outside the batch)
-    max_new_tokens: int = 60
-    do_sample: bool = True  # False: greedy (or beam search when num_beams > 1)
+    temperature: float
+    top_k: int  # 0 = off
+    top_p: float  # 1.0 = off
+    repetition_penalty: float  # 1.0 = off (HF semantics: divide positive logits)
+    no_repeat_ngram_size: int  # 0 = off
+    num_beams: int  # > 1: beam search (deterministic, may run outside the batch)
+    max_new_tokens: int
+    do_sample: bool  # False: greedy (or beam search when num_beams > 1)
     seed: int | None = None  # same seed + same prompt -> same sample
 
 
@@ -69,6 +71,9 @@ class GenerationRequest:
     params: SamplingParams
     channel_key: str  # the conversation asking (`cancel_channel` on reset; logs)
     stop_pattern: str | None = None  # regex over generated text; the reply ends where it starts
+    # Literal strings that begin a stop match (e.g. "\nAnn:"), for servers whose `stop` takes no regex;
+    # the pattern is still enforced on the reply. The local engine needs only the pattern.
+    stop_strings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,24 @@ class QueueStats:
     rejected: int
     reused_tokens: int = 0  # prompt tokens taken from the prefix cache since start
     prompt_tokens: int = 0  # prompt tokens admitted since start
+    generated_tokens: int = 0  # tokens generated since start
+    remote: RemoteStatus | None = None  # set by a generator that talks to a remote server
+
+
+@dataclass(frozen=True)
+class RemoteStatus:
+    """A remote inference server as the bot sees it: for `status`."""
+
+    server: str  # its kind: vllm, tgi, llama.cpp, transformers, openai
+    base_url: str
+    state: str  # "ok", "unreachable" or "failing"
+    detail: str  # what went wrong last, in a few words ("" when ok)
+    since_s: float  # how long it has been in this state
+    first_text_p50_s: float | None  # recent replies: time to the first streamed text
+    reply_p50_s: float | None  # recent replies: whole reply
+    reply_p95_s: float | None
+    replies: int  # how many recent replies those figures cover
+    not_applied: tuple[str, ...]  # settings this server does not apply (unsupported or rejected)
 
 
 TextCallback = Callable[[str], None]

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from bot.logs import current_ref
 from bot.safety.categories import Action, Category, Direction, Hit
 from bot.safety.classifiers import Classifier
 from bot.safety.harms import detect_harms
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 
 
 def new_ref() -> str:
-    return secrets.token_hex(4)
+    """The reference of the message being checked, so a refusal and its log lines share it."""
+    return current_ref() or secrets.token_hex(4)
 
 
 @dataclass(frozen=True)

