@@ -381,8 +381,10 @@ class SlackAdapter:
             else:
                 await self._command(work)
         except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
+            try:
                 await self._inbox.release(key)  # stopping: answered after the restart
+            except Exception:  # its lease runs out instead: answered a little later
+                log.exception("slack: giving %s back to the inbox failed", key)
             raise
         except Exception:
             log.exception("slack: handling %s failed", key)

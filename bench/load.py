@@ -5,8 +5,8 @@ in a temporary directory, rate limits off), then `--channels` conversations each
 signed mention, wait for its answer (or `--answer-within-s`), and send the next, until
 `--seconds` have passed; then every outstanding mention is waited for. Bounded in time and
 count. Prints a table: mentions sent, answered, lost (no answer at all), duplicates (a
-mention answered more than once), busy answers, p50/p95 time to the answer, and the bot's
-RSS before and after. Run by hand, not by the test suite:
+mention answered more than once), busy answers and apologies (they count as answered),
+p50/p95 time to the answer, and the bot's RSS before and after. Run by hand, not by the test suite:
 
     python bench/load.py                          # 200 channels, 60 s
     python bench/load.py --channels 50 --seconds 20
@@ -51,12 +51,14 @@ class Tally:
     answers: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     busy: int = 0
     other_ephemeral: int = 0  # refusals, mostly (the safety checks, on input and output)
+    gave_up: int = 0  # answered with the timeout or error apology
     waiting: dict[str, asyncio.Event] = field(default_factory=dict)
 
     def answered(self, ts: str, text: str, ephemeral: bool) -> None:
         self.answers[ts].append(time.monotonic())
         self.busy += text == messages.BUSY
         self.other_ephemeral += ephemeral and text != messages.BUSY
+        self.gave_up += text in (messages.TIMEOUT, messages.ERROR)
         if ts in self.waiting:
             self.waiting[ts].set()
 
@@ -163,6 +165,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         "duplicates": sum(1 for ts in tally.sent_at if len(tally.answers.get(ts, [])) > 1),
         "busy answers": tally.busy,
         "other ephemeral answers (refusals)": tally.other_ephemeral,
+        "timeout or error apologies": tally.gave_up,
         "p50 answer s": statistics.median(delays) if delays else float("nan"),
         "p95 answer s": quantiles[18],
         "RSS before MB": before,
