@@ -16,6 +16,7 @@ import signal
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from bot import messages
 from bot.events import ChannelRef
 from bot.store import Role
 from storage.database import create_engine, is_sqlite, upgrade
+from storage.inbox import SqlInbox
 from storage.repository import SqlStore
 from tests.conftest import DATABASES, empty_database
 from tests.fakes.process import BotProcess, free_port
@@ -60,13 +62,8 @@ class Running:
     bot: BotProcess
     sender: SlackSender
     port: int
-    config: dict[str, Any]
 
-    async def restart(self, **changes: Mapping[str, Any]) -> None:
-        """Start the bot again, its config first changed by `changes`."""
-        for name, values in changes.items():
-            self.config[name] = {**self.config.get(name, {}), **values}
-        self.bot.configure(self.config)
+    async def restart(self) -> None:
         await self.bot.start()
         await self.bot.wait_for_port(self.port, START_S)
 
@@ -78,13 +75,12 @@ async def slack_bot(
     """The bot process (config sections changed by `changes`), started and listening."""
     port = free_port()
     env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
-    sections = config(api, url, port, changes)
-    process = BotProcess(directory, sections, env)
+    process = BotProcess(directory, config(api, url, port, changes), env)
     sender = SlackSender(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET)
     async with process:
         await process.wait_for_port(port, START_S)
         try:
-            yield Running(process, sender, port, sections)
+            yield Running(process, sender, port)
         finally:
             await sender.close()
 
@@ -137,6 +133,16 @@ async def stored(url: str, where: ChannelRef) -> list[Role]:
         await store.close()
 
 
+async def left_for_later(url: str) -> set[str]:
+    """The events in the inbox that the next process will answer (given back, unanswered)."""
+    engine = create_engine(url)
+    try:
+        inbox = SqlInbox(engine, lease=timedelta(seconds=30), keep=timedelta(hours=1))
+        return {d.key for d in await inbox.orphans("slack", timedelta(minutes=10), 1000)}
+    finally:
+        await engine.dispose()
+
+
 def tracebacks(bot: BotProcess) -> list[str]:
     return [line for line in bot.lines if "Traceback" in line]
 
@@ -163,11 +169,11 @@ async def test_after_kill_9_and_a_restart_every_acknowledged_mention_is_answered
             await burst(sender, convos, ids)
             await bot.kill()  # mid-burst: some answered, most not
             answered_before = {t for c, t in convos if answers(api, c, t)}
-            await running.restart()
-            # Slack redelivers what it thinks went unanswered; here: everything, once more
+            await running.restart()  # Slack does not deliver acknowledged events again: the bot must find them
+            await until(api, lambda: all(answers(api, c, t) for c, t in convos), 60, "every mention answered", bot)
+            # redeliveries (as after a timeout) of answered events are acknowledged and nothing more
             again = [sender.event(mention(c, t), event_id=ids[t], retry_num=1) for c, t in convos]
             assert {s.status for s in await asyncio.gather(*again)} == {200}
-            await until(api, lambda: all(answers(api, c, t) for c, t in convos), 60, "every mention answered", bot)
             await api.settle(1.5)
             for channel, ts in convos:
                 assert len(answers(api, channel, ts)) == 1, (channel, ts, api.thread(channel, ts))
@@ -207,14 +213,9 @@ async def test_sigterm_finishes_or_notes_every_reply_answers_503_meanwhile_and_e
                 shown = [m.shown for m in api.thread(channel, ts)]
                 assert THINKING not in shown, (channel, ts, shown)
                 assert answers(api, channel, ts) or messages.restarting(True) in shown, (channel, ts, shown)
-            noted = [t for c, t in convos if not answers(api, c, t)]
+            noted = {ids[t] for c, t in convos if not answers(api, c, t)}
             assert noted, "no reply was cut off: the model was too quick for this test"
-            # after the restart (with quicker replies), each cut-off reply is answered once, in its note's place
-            await running.restart(generation={"max_new_tokens": 12})
-            await until(api, lambda: all(answers(api, c, t) for c, t in convos), 60, "answers after the restart", bot)
-            await api.settle(1.0)
-            assert all(len(answers(api, c, t)) == 1 for c, t in convos)
-            assert all(not NOTES & {m.shown for m in api.thread(c, t)} for c, t in convos)
+            assert await left_for_later(url) == {f"slack:{event_id}" for event_id in noted}
             assert tracebacks(bot) == []
 
 
@@ -308,7 +309,8 @@ def fuzz_bodies(rng: random.Random, count: int) -> list[tuple[bytes, str, str]]:
             body = valid
         signing = rng.choice(["signed", "signed", "forged", "unsigned", "stale"])
         bodies.append((body, kind, signing))
-    return bodies
+    huge = json.dumps(event_callback(mention("CF", "1760.0002", MARKER * 100_000))).encode()  # 2.6 MB
+    return [*bodies, (huge, "application/json", "signed"), (huge, "application/json", "unsigned")]
 
 
 async def test_fuzzed_requests_get_4xx_or_200_never_a_traceback_nor_a_hang(bot: Shared) -> None:
@@ -325,7 +327,7 @@ async def test_fuzzed_requests_get_4xx_or_200_never_a_traceback_nor_a_hang(bot: 
         sent = await asyncio.wait_for(bot.sender.raw(body, kind, headers_for[signing](body)), 10)
         statuses.append(sent.status)
         if signing != "signed":
-            assert sent.status == 401
+            assert sent.status in (401, 413)  # refused unread, whether too big or unsigned
 
     async with asyncio.timeout(60):
         cases = fuzz_bodies(rng, 240)
