@@ -36,7 +36,7 @@ from bot.inference.queue import InferenceQueue
 from bot.prompt import Transcript
 from bot.ratelimit import RateLimiter
 from bot.safety.checker import Checker
-from bot.safety.classifiers import load_classifiers
+from bot.safety.classifiers import load_classifiers, start_classifier
 from bot.safety.policy import Preset
 from bot.safety.service import Safety
 from bot.shutdown import Signals, drain
@@ -272,8 +272,13 @@ def _safety(config: Config, store: SqlSafetyStore) -> Safety | None:
     if not section.enabled:
         log.warning("SAFETY FILTERS ARE OFF (safety.enabled = false): input and output are not checked")
         return None
-    checker = Checker(load_classifiers(section.classifiers, section.checkpoint))
-    return Safety(store, checker, default_preset=Preset(section.preset), log_content=section.log_content)
+    checker = Checker(load_classifiers(section.classifiers))
+    model = start_classifier(
+        section.classifier, section.classifier_labels, section.classifier_device, section.classifier_max_batch
+    )
+    return Safety(
+        store, checker, default_preset=Preset(section.preset), log_content=section.log_content, classifier=model
+    )
 
 
 # --- the operator's endpoint: /healthz, /readyz, /metrics (bot.health) -------------------

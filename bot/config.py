@@ -237,9 +237,34 @@ class SafetySection:
     classifiers: tuple[str, ...] = _opt(
         (), "optional packaged classifiers to add to the rules", choices_each=("profanity_check",)
     )
-    checkpoint: str = _opt(
-        "", "optional local Hugging Face classifier directory (never downloaded)", max_len=4096, path=True
+    classifier: str = _opt(
+        "",
+        "local Hugging Face sequence-classification directory run beside the rules (never downloaded; "
+        "empty = rules only)",
+        max_len=4096,
+        path=True,
     )
+    classifier_labels: tuple[str, ...] = _opt(
+        (), "the classifier's labels as label=category (empty = the Jigsaw/Detoxify labels)"
+    )
+    classifier_device: str = _opt(
+        "auto",
+        "auto (cuda when there is one, else cpu), cpu, cuda, cuda:N or mps",
+        pattern=r"auto|cpu|mps|cuda(:\d+)?",
+        allowed="auto, cpu, cuda, cuda:N or mps",
+    )
+    classifier_max_batch: int = _opt(32, "most texts the classifier scores in one pass", lo=1, hi=1024)
+
+    def __post_init__(self) -> None:
+        from bot.safety.categories import Category  # the safety package's vocabulary, read when checked
+
+        names = [c.value for c in Category]
+        for item in self.classifier_labels:
+            label, _, category = item.partition("=")
+            if not label.strip() or category not in names:
+                raise ConfigError(
+                    "safety.classifier_labels", item, f"label=category, with a category in: {', '.join(names)}"
+                )
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ __all__ = [
     "safety_log_line",
     "safety_show",
     "safety_test",
+    "safety_test_too_long",
     "safety_unknown",
     "safety_usage",
     "setting_changed",
@@ -363,11 +364,18 @@ def safety_show(preset: str, version: str, rows: list[tuple[str, str, str]], ext
     return "\n".join(lines + extras)
 
 
-def safety_test(direction: str, action: str, categories: str, rules: str, scores: str, text: str) -> str:
+def safety_test(
+    direction: str, action: str, categories: str, rules: str, scores: str, text: str, why: list[str] | None = None
+) -> str:
+    reasons = "".join(f"\n    {line}" for line in why or [])
     return (
         f"{direction}: {action}\n  categories: {categories or '-'}\n  rules: {rules or '-'}\n"
-        f"  scores: {scores or '-'}\n  would post: {text}"
+        f"  scores: {scores or '-'}\n  why:{reasons or ' -'}\n  would post: {text}"
     )
+
+
+def safety_test_too_long(length: int, limit: int) -> str:
+    return f"That text is {length} characters long; `safety test` checks at most {limit}. Try a shorter excerpt."
 
 
 def safety_log_line(when: str, ref: str, direction: str, action: str, categories: str, user: str) -> str:

@@ -28,8 +28,6 @@ from tests.process import ROOT, bot_env, free_port
 
 TOOLS = Path(sys.executable).parent  # hadolint, shellcheck and compose come with the dev extra
 ENTRYPOINT = ROOT / "deploy" / "entrypoint.sh"
-# Config keys the remote inference backend adds (another branch); compose.yaml already sets them.
-PENDING_KEYS = {"GPT2BOT_INFERENCE__BACKEND", "GPT2BOT_INFERENCE__BASE_URL"}
 
 
 # --- docker compose ---------------------------------------------------------------------------
@@ -173,10 +171,9 @@ def test_dockerignore_keeps_secrets_and_local_state_out() -> None:
 
 def test_deployment_files_set_only_real_config_keys() -> None:
     keys = {env_var(name, f.name) for name, cls in sections().items() for f in dataclasses.fields(cls)}
-    assert not PENDING_KEYS & keys, "the remote backend's keys exist now: remove them from PENDING_KEYS"
     for path in ("Dockerfile", "compose.yaml", "deploy/gpt2bot.service", "README.md"):
         named = set(re.findall(r"\bGPT2BOT_[A-Z0-9_]+__[A-Z0-9_]+\b", (ROOT / path).read_text()))
-        assert named <= keys | PENDING_KEYS, f"{path}: {sorted(named - keys - PENDING_KEYS)}"
+        assert named <= keys, f"{path}: {sorted(named - keys)}"
 
 
 # --- systemd ----------------------------------------------------------------------------------------

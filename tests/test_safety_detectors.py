@@ -136,3 +136,35 @@ def test_guild_word_lists_block_and_allow() -> None:
     assert [h.rule for h in scan_words("blorp that", lists)] == ["words.custom"]
     assert scan_words("damn it", lists) == []
     assert scan_words("damn it")[0].score < 0.5  # mild bucket without the allowlist
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I think immigrants are vermin",  # a first-person opinion does not soften it
+        "no chinks allowed on my team",  # "my" elsewhere is no reclaiming
+        "fat people are disgusting pigs",  # groups no lexicon lists, named by how they are built
+        "people from india are filthy",
+        "the amish are inbred freaks",
+        "ginger people have no souls and are disgusting",
+        "haitians are savages",
+        "women are too emotional to lead",
+    ],
+)
+def test_hate_from_how_it_is_built(text: str) -> None:
+    assert hate(text) >= 0.5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "godzilla endangers japanese cities",  # a group adjective before a thing
+        "some people are idiots",  # chosen by behaviour, not identity
+        "the government is corrupt",
+        "As a dyke I love seeing lesbians on TV.",  # reclaimed: the speaker's own identity
+        'I looked up the word "faggot" in the dictionary.',  # a mention
+        "it's gross how some people talk about fat people like they're not human",  # counter-speech
+    ],
+)
+def test_not_hate_although_shaped_like_it(text: str) -> None:
+    assert hate(text) < 0.5

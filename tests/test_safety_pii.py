@@ -100,3 +100,46 @@ def test_links_invites_and_allowlist() -> None:
     out = apply_spans(text, hits)
     assert "evil.xyz" not in out and "phish.io" not in out and "discord.gg" not in out
     assert "docs.python.org" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("call me at +49 30 12345678 tomorrow", "call me at [phone] tomorrow"),
+        ("whatsapp me on +33 6 12 34 56 78", "whatsapp me on [phone]"),
+        ("I live at 221B Baker Street, London NW1 6XE", "I live at [address]"),
+        ("send it to 1600 Pennsylvania Ave NW, Washington, DC 20500", "send it to [address]"),
+        ("she lives on 17 Rue de Rivoli, 75001 Paris", "she lives on [address]"),
+    ],
+)
+def test_international_phones_and_addresses(text: str, expected: str) -> None:
+    assert apply_spans(text, detect_pii(text)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we're on version 10.2.3.4 now",
+        "upgrade to v2.14.3.1 before friday",
+        "fedex tracking 7489 2736 4512",
+        "replacement part no. 4022-113-45678",
+        "serial number SN 2019-0045-7781",
+        "the 42 bus goes down Elm Street",
+    ],
+)
+def test_versions_tracking_and_part_numbers_are_not_pii(text: str) -> None:
+    assert detect_pii(text) == []
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "npm_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",  # a bare npm token (ours: detect-secrets needs .npmrc)
+        "//registry.npmjs.org/:_authToken=npm_Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0Pp9Oo",  # detect-secrets' npm rule
+        "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",  # detect-secrets' SendGrid rule
+        "glpat-xxxxxxxxxxxxxxxxxxxx",  # detect-secrets' GitLab rule
+    ],
+)
+def test_library_and_own_secret_rules(secret: str) -> None:
+    text = f"token: {secret} ok"
+    assert secret not in apply_spans(text, detect_secrets(text))

@@ -18,7 +18,8 @@ class Category(enum.Enum):
     THREAT = "threat"  # threats and incitement of violence
     SEXUAL = "sexual"  # explicit sexual content
     SEXUAL_MINORS = "sexual_minors"  # sexual content involving minors: always blocked
-    SELF_HARM = "self_harm"  # suicide and self-injury
+    SELF_HARM = "self_harm"  # a person at risk (intent, or asking for methods): answer with support
+    SELF_HARM_INSTRUCTIONS = "self_harm_instructions"  # how to hurt oneself, or urging it: never posted
     PROFANITY = "profanity"  # swearing without a target
     PII = "pii"  # emails, phone numbers, card numbers, IP addresses
     SECRET = "secret"  # API tokens, webhooks, private keys
@@ -48,6 +49,7 @@ _ALIASES = {
     "slur-hate": Category.SLUR_HATE,
     "sexual-minors": Category.SEXUAL_MINORS,
     "self-harm": Category.SELF_HARM,
+    "self-harm-instructions": Category.SELF_HARM_INSTRUCTIONS,
     "links": Category.LINK,
     "mentions": Category.MENTION,
     "secrets": Category.SECRET,
@@ -81,7 +83,8 @@ class Hit:
     """One detector finding: a category, a 0–1 score and the rule that fired.
 
     `span` (start, end in the original text) and `mark` are set by detectors whose
-    findings can be redacted or censored in place.
+    findings can be redacted or censored in place; `match` is what the rule matched (the
+    words, normalised), so a moderator can see why.
     """
 
     category: Category
@@ -89,3 +92,4 @@ class Hit:
     rule: str
     span: tuple[int, int] | None = None
     mark: str = ""
+    match: str = ""

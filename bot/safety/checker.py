@@ -5,6 +5,17 @@ optional classifiers → PII, secrets, links, mentions); `decide()` turns them i
 `Verdict`: the most severe action of any category wins, and spans whose category says
 redact or censor are replaced in `text_out`. A redact/censor decision for a finding that
 has no span to replace becomes a block. Detector errors propagate: callers fail closed.
+
+How a learned model's scores (`bot.safety.classifiers`) join the rules, in `check(...,
+learned=...)`: each category's score becomes a hit `clf.<model>` beside the rules' hits,
+and the highest score per category decides, so the model adds what rules miss (new
+groups, implicit hate, threats in plain words), with two exceptions where rules are the
+stronger judge:
+  * pii, secret, link and mention come from the rules only;
+  * where the rules read the evidence of a category as counter-speech, quotation,
+    reclaimed use, someone else's view or a mention (a hit whose rule ends in `.counter`,
+    `.reclaimed`, `.described` or `.mention`), the model's score in that category stays
+    just under the policy's threshold: it can flag the text for a moderator, never block it.
 """
 
 from __future__ import annotations
@@ -26,8 +37,12 @@ from bot.safety.normalise import normalise
 from bot.safety.pii import detect_pii, detect_secrets
 from bot.safety.policy import EffectivePolicy
 from bot.safety.rules import WordLists, scan_words
+from bot.safety.spans import Spans
 
-__all__ = ["Checker", "Verdict", "apply_spans", "new_ref"]
+__all__ = ["RULES_ONLY", "Checker", "Verdict", "apply_spans", "combine", "new_ref"]
+
+RULES_ONLY = frozenset({Category.PII, Category.SECRET, Category.LINK, Category.MENTION})
+_READ_AS_SPEECH = (".counter", ".reclaimed", ".described", ".mention")
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +69,15 @@ class Verdict:
 
 def apply_spans(text: str, hits: Sequence[Hit]) -> str:
     """Replace each hit's span by its mark; earlier (higher-priority) hits win overlaps."""
-    chosen: list[Hit] = []
-    for hit in hits:
-        if hit.span and not any(c.span and c.span[0] < hit.span[1] and hit.span[0] < c.span[1] for c in chosen):
-            chosen.append(hit)
-    for hit in sorted(chosen, key=lambda h: h.span[0] if h.span else 0, reverse=True):
+    taken = Spans()
+    chosen = [hit for hit in hits if hit.span and hit.span[1] > hit.span[0] and taken.claim(*hit.span)]
+    pieces: list[str] = []
+    pos = 0
+    for hit in sorted(chosen, key=lambda h: h.span[0] if h.span else 0):
         assert hit.span is not None
-        text = text[: hit.span[0]] + hit.mark + text[hit.span[1] :]
-    return text
+        pieces += [text[pos : hit.span[0]], hit.mark]
+        pos = hit.span[1]
+    return "".join([*pieces, text[pos:]])
 
 
 class Checker:
@@ -73,8 +89,8 @@ class Checker:
     def scan(self, text: str, words: WordLists, allowed_domains: frozenset[str]) -> list[Hit]:
         # span-bearing detectors first, most important marks first (they win overlaps)
         hits = detect_secrets(text) + detect_pii(text) + detect_mentions(text)
-        hits += detect_links(text, allowed_domains) + scan_words(text, words)
         norm = normalise(text)
+        hits += detect_links(text, allowed_domains) + scan_words(text, words, norm)
         hits += detect_hate(norm) + detect_harms(norm)
         for clf in self._classifiers:
             try:
@@ -106,7 +122,8 @@ class Checker:
                 continue
             fired.append(category)
             action = max(action, step)
-        ordered = [h for h in hits if h in to_apply]
+        applied = {id(h) for h in to_apply}
+        ordered = [h for h in hits if id(h) in applied]
         rule_ids = tuple(dict.fromkeys(h.rule for h in hits if h.category in fired))
         return Verdict(
             action=action,
@@ -118,6 +135,35 @@ class Checker:
             direction=direction,
         )
 
-    def check(self, text: str, policy: EffectivePolicy, direction: Direction) -> Verdict:
+    def check(
+        self,
+        text: str,
+        policy: EffectivePolicy,
+        direction: Direction,
+        learned: Mapping[Category, float] | None = None,
+        model: str = "model",
+    ) -> Verdict:
+        """`learned`: a model's scores for this text, combined with the rules as the module says."""
         hits = self.scan(text, policy.words, policy.allowed_domains)
+        if learned:
+            hits += combine(hits, learned, policy, direction, model)
         return self.decide(text, hits, policy, direction)
+
+
+def combine(
+    rule_hits: Sequence[Hit],
+    learned: Mapping[Category, float],
+    policy: EffectivePolicy,
+    direction: Direction,
+    model: str,
+) -> list[Hit]:
+    """The model's scores as hits, under the combination rule in the module docstring."""
+    out: list[Hit] = []
+    for category, score in learned.items():
+        if category in RULES_ONLY:
+            continue
+        speech = [h for h in rule_hits if h.category is category and h.rule.endswith(_READ_AS_SPEECH)]
+        if speech:
+            score = min(score, max(0.0, policy.rule(category, direction).threshold - 0.01))
+        out.append(Hit(category, round(score, 3), f"clf.{model}", match=f"{model} {category.value} {score:.2f}"))
+    return out

@@ -7,14 +7,16 @@ from a small window of tokens, which keeps a check well under a millisecond.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from bot.safety import lexicon as lx
 
-__all__ = ["Role", "Sentence", "negated", "role_of", "sentences"]
+__all__ = ["MAX_TOKENS", "Role", "Sentence", "negated", "role_of", "sentences"]
 
 _ENDS = frozenset(".?!;\n")
 _CLAUSE_STOP = frozenset(",:;.?!\n") | {"but", "while", "although", "though", "because"}
+_TALK = frozenset("talk talks talking talked speak speaks speaking spoke".split())
+_NEW_PREDICATE = frozenset("are is were was should must will would have has do does can".split())
 _COMPLEMENTISER = frozenset({"that", "how", "what", "when", "why", "whether", "if"})
 _NOT_NEGATING = (
     ("no", "one", "else"),
@@ -114,10 +116,10 @@ class Sentence:
             t = toks[i]
             if t in ("treat", "treats", "treated", "treating") and p - i <= 5:
                 return True  # describing how others treat a group
+            if t in _TALK and toks[i + 1 : i + 2] == ("about",):
+                t = "say"  # "how some people talk about X": a report, unlike "X talk back"
             if t in lx.REPORT_VERB:
                 lead = toks[max(0, i - 4) : i]
-                if "i" in toks[i + 1 : p]:
-                    return False  # the speaker's own feeling: "easy to tell that I hate ..."
                 if t in _OPINION and lead[-1:] == ("who",):
                     continue  # "women who think ...": describes the group, reports nothing
                 if t in _OPINION and not (_OTHERS & set(lead) or lx.NEGATOR & set(lead)):
@@ -132,7 +134,13 @@ class Sentence:
         return False
 
 
-def sentences(tokens: tuple[str, ...]) -> list[Sentence]:
+MAX_TOKENS = 64  # a longer run without a sentence end is cut: every detector reads short windows
+
+
+@lru_cache(maxsize=64)  # the hate and harm detectors split the same tokens
+def sentences(tokens: tuple[str, ...]) -> tuple[Sentence, ...]:
+    """Sentences (quotes do not end one), each at most `MAX_TOKENS` long, so the work per
+    sentence is bounded and a check stays linear in the length of the text."""
     out: list[Sentence] = []
     cur: list[str] = []
     quoted: list[bool] = []
@@ -148,17 +156,20 @@ def sentences(tokens: tuple[str, ...]) -> list[Sentence]:
             continue
         cur.append(tok)
         quoted.append(inside)
+        if len(cur) == MAX_TOKENS:
+            out.append(Sentence(tuple(cur), tuple(quoted)))
+            cur, quoted = [], []
     if cur:
         out.append(Sentence(tuple(cur), tuple(quoted)))
-    return out
+    return tuple(out)
 
 
 def negated(tokens: tuple[str, ...], p: int, window: int = 8) -> bool:
     """A negator governs the word at `p` ("not stupid", "never said that ... scum")."""
     for i in range(p - 1, max(-1, p - window - 1), -1):
         t = tokens[i]
-        if t in _CLAUSE_STOP:
-            return False
+        if t in _CLAUSE_STOP or (t == "and" and tokens[i + 1 : i + 2] and tokens[i + 1] in _NEW_PREDICATE):
+            return False  # "they have no souls and are disgusting": the negation stays behind
         if t in _COMPLEMENTISER:
             head = tokens[max(0, i - 3) : i]
             if not any(w in lx.REPORT_VERB or w in _TRUTH for w in head):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from bot import messages
 from bot.errors import CommandError, PermissionDenied
 from bot.events import Author, ChannelRef
-from bot.safety.categories import Action, Category, Direction, parse_action, parse_category, parse_direction
+from bot.safety.categories import Action, Category, Direction, Hit, parse_action, parse_category, parse_direction
 from bot.safety.links import domain_of
 from bot.safety.normalise import fold
 from bot.safety.policy import FLOOR, PolicyConfig, Preset, Scope
@@ -23,9 +23,11 @@ from bot.safety.store import scope_keys
 if TYPE_CHECKING:  # the service imports this module
     from bot.safety.service import Safety
 
-__all__ = ["MAX_LOG", "run_command"]
+__all__ = ["MAX_LOG", "MAX_TEST_CHARS", "run_command"]
 
 MAX_LOG = 50
+MAX_REASONS = 12  # lines of "why" per direction in a dry run
+MAX_TEST_CHARS = 2000  # like bot.max_input_chars' default: a dry run is no way around the input limit
 _CATEGORIES = ", ".join(c.value for c in Category)
 _WORKSPACE_WORDS = ("workspace", "server", "guild")
 
@@ -136,12 +138,17 @@ async def _show(safety: Safety, where: ChannelRef) -> str:
 async def _test(safety: Safety, where: ChannelRef, text: str) -> str:
     if not text:
         raise CommandError(messages.safety_usage(_CATEGORIES))
+    if len(text) > MAX_TEST_CHARS:
+        raise CommandError(messages.safety_test_too_long(len(text), MAX_TEST_CHARS))
     policy = await safety.policy(where)
+    hits = safety.checker.scan(text, policy.words, policy.allowed_domains)
     out = []
     for d in Direction:  # a dry run: nothing is logged
-        v = safety.checker.check(text, policy, d)
+        v = await safety.check(text, policy, d)
         scores = ", ".join(f"{c.value} {s:.2f}" for c, s in sorted(v.scores.items(), key=lambda x: -x[1]))
         cats = ", ".join(c.value for c in v.categories)
+        why = [_reason(text, h) for h in hits if h.category in v.categories and h.score > 0]
+        why += [f"{c.value} {v.scores[c]:.2f} {r}" for c in v.categories for r in v.rule_ids if r.startswith("clf.")]
         out.append(
             messages.safety_test(
                 d.value,
@@ -150,9 +157,20 @@ async def _test(safety: Safety, where: ChannelRef, text: str) -> str:
                 ", ".join(v.rule_ids),
                 scores,
                 v.text_out if not v.blocked else "(nothing)",
+                list(dict.fromkeys(why))[:MAX_REASONS],
             )
         )
     return "\n".join(out)
+
+
+def _reason(text: str, hit: Hit) -> str:
+    """One line of why: category, score, rule, and the words it matched (or their place)."""
+    seen = text[hit.span[0] : hit.span[1]] if hit.span else hit.match
+    return (
+        f"{hit.category.value} {hit.score:.2f} {hit.rule}: {seen[:80]!r}"
+        if seen
+        else f"{hit.category.value} {hit.score:.2f} {hit.rule}"
+    )
 
 
 async def _log(safety: Safety, where: ChannelRef, args: list[str]) -> str:

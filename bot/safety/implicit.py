@@ -1,8 +1,9 @@
 """Implicit derogation: hateful statements without a hateful word.
 
 Each pattern is a generic construction of exclusion, subordination, distrust or
-comparison with animals and objects ("X belong in a zoo", "keep X out of our country",
-"a dog is worth more than X", "I would never hire X"). They are written from general
+comparison with animals and objects ("keep X out of our country", "a dog is worth more
+than X", "I would never hire X", "X are too emotional to lead", "we'd be better off
+without X"). They are written from general
 knowledge of how such statements are built, not from any dataset's sentences, and they
 fire only in a sentence that names a protected group (`hate.py` checks that, and negation
 and reported speech as well).
@@ -36,18 +37,32 @@ _HUMAN_GOODS = (
     r"live next to|let|allow|shake hands with|touch|befriend|serve|help|treat|teach|sell to)"
 )
 
+_FLAW = "|".join(
+    sorted(lx.forms(lx.DEROG_ADJ) | frozenset("emotional sensitive fragile hormonal primitive weak".split()))
+)
+
 STRONG: tuple[Pattern, ...] = tuple(
     (re.compile(rx), needs_dehum)
     for rx, needs_dehum in (
         # belonging and place
-        (rf"\bbelong (in|on|at|behind|inside) (a|an|the|their|our)? ?{_PLACE}", False),
         (rf"\b(in|to|into|back to) (a|an|the) {_PLACE} (where|with) ", False),
         (r"\b(where|back where) (they|you|she|he) (belong|belongs|came from|come from|crawled from)", False),
         (r"\b(go|send|ship|deport|fly|kick|throw|put|drive|chase) (\w+ )?(\w+ )?back (to|where|home|across)\b", False),
         (r"\b(stay|get|go|keep|kept|stays) (them |these |those |all )?(out|away) (of|from) (our|my|this|the)\b", False),
         (r"\bkeep (\w+ ){1,4}(out|away|off)\b", False),
         (r"\b(know|knows|learn|remember) (their|your|her|his) place\b", False),
-        (r"\b(stay|stays|kept|remain|remains) (in|at) (the|their|your|her) (kitchen|place|home|lane|country)\b", False),
+        (
+            r"\b(stay|stays|kept|remain|remains|belong|belongs) (in|at) (the|their|your|her) "
+            r"(kitchen|place|home|lane|country)\b",
+            False,
+        ),
+        # better off without a group; a group secretly in control
+        (r"\bbetter off without\b", False),
+        (
+            r"\b(control|controls|run|runs|own|owns) (the|all the|our|your) (banks|media|world|government|governments|"
+            r"money|news|hollywood|economy|elections)\b",
+            False,
+        ),
         (
             r"\b(no|not any|not a) (place|room|space|home|future|business|right|rights|say) "
             r"(in|for|on|here|to|among|anywhere)\b",
@@ -72,17 +87,13 @@ STRONG: tuple[Pattern, ...] = tuple(
             False,
         ),
         # distrust, subordination, worthlessness
-        (r"\b(never|not|can not|should not|must not|do not|can never) (ever )?(be )?trust(ed)?\b", False),
         (rf"\b(would|will|could) (never|not) (ever )?{_HUMAN_GOODS}\b", False),
         (r"\bonly (good|fit|useful|suited) (for|at|as)\b", False),
         (r"\b(are|is|be) (only|just|merely) (good|fit) for\b", False),
         (r"\b(is|are|be) not (real|true|proper|actual) (?!that\b)\w+", False),
         (r"\b(not|never) (be|become|count as) (a |an )?(real|true|proper|actual|equal) \w+", False),
-        (
-            r"\btoo (\w+ ){1,2}to (be trusted|trust|vote|lead|think|understand|drive|learn|govern|decide|work|"
-            r"function|make decisions|raise children|hold office)\b",
-            False,
-        ),
+        # too <flaw> to <do what others do>: "too emotional to lead", "too stupid to vote"
+        (rf"\b(are|is|be|being|all) (just |simply |naturally |far )?too (much )?({_FLAW}) to\b", False),
         (r"\b(are|is|be) (not|never) (people|persons|humans|human|human beings)\b", False),
         (r"\b(second class|second-class|lesser) (citizens|people|humans|beings|race)\b", False),
         (r"\b(the only good \w+ is a dead|death to)\b", False),
@@ -127,7 +138,6 @@ WEAK: tuple[Pattern, ...] = tuple(
             r"(let|allow|tolerate|put up with|accept|hire|trust|need|want)\b",
             False,
         ),
-        (r"\b(too many|far too many|way too many)\b", False),
         (r"\b(what is wrong with|what wrong with|something wrong with)\b", False),
     )
 )

@@ -18,6 +18,7 @@ __all__ = [
     "COLOUR_ADJ",
     "COUNTER_MARKER",
     "DEHUM",
+    "DEMONYM",
     "DEROG_ADJ",
     "DEROG_VERB",
     "EMOTE_NOUN",
@@ -26,9 +27,11 @@ __all__ = [
     "EXCLUDE_VERB",
     "GROUP_ADJ",
     "GROUP_NOUN",
+    "GROUP_PHRASES",
     "HOMONYM_CONTEXT",
     "MINOR",
     "NEGATOR",
+    "PEOPLE_HEADS",
     "POSITIVE",
     "PROFANITY_MILD",
     "PROFANITY_STRONG",
@@ -71,6 +74,51 @@ GROUP_NOUN = _w(
     "quadriplegic quadriplegics dwarfs midgets "
     "mosque mosques synagogue synagogues gurdwara gurdwaras"  # places of worship stand for their people
 )
+# Nationalities, ethnicities, religious sub-groups, castes, age and body-size groups: more
+# signal for `hate.group_positions`, which also finds groups it has never heard of from
+# how they are named ("<anything> people", "people from <anywhere>", "the <adjective>").
+DEMONYM = _w(
+    "afghan afghans albanian albanians algerian algerians american americans angolan angolans argentinian "
+    "argentinians armenian armenians australian australians austrian austrians azerbaijani azerbaijanis "
+    "bangladeshi bangladeshis belarusian belarusians belgian belgians bolivian bolivians bosnian bosnians "
+    "brazilian brazilians british brits bulgarian bulgarians burmese cambodian cambodians cameroonian "
+    "cameroonians canadian canadians chilean chileans colombian colombians congolese croatian croatians croat "
+    "croats cuban cubans czech czechs danes dominican dominicans dutch ecuadorian ecuadorians egyptian "
+    "egyptians eritrean eritreans estonian estonians ethiopian ethiopians finns french georgian georgians german "
+    "germans ghanaian ghanaians greek greeks guatemalan guatemalans haitian haitians honduran hondurans hungarian "
+    "hungarians icelanders indonesian indonesians irish israeli israelis italian italians jamaican jamaicans "
+    "jordanian jordanians kazakh kazakhs kenyan kenyans korean kosovar kosovars kurdish lebanese libyan libyans "
+    "lithuanian lithuanians malaysian malaysians moldovan moldovans mongolian mongolians moroccan moroccans nepali "
+    "nepalis nepalese norwegian norwegians persian persians peruvian peruvians portuguese russian russians rwandan "
+    "rwandans salvadoran salvadorans saudi saudis scottish scots serbian serbians serb serbs slovak slovaks "
+    "spaniards sudanese swedes swiss taiwanese tajik tajiks tamil tamils thai thais tibetan tibetans tunisian "
+    "tunisians turkish ugandan ugandans ukrainian ukrainians uzbek uzbeks venezuelan venezuelans welsh yemeni "
+    "yemenis zimbabwean zimbabweans uyghur uyghurs rohingya hmong maori inuit pashtun pashtuns punjabi punjabis "
+    "bengali bengalis gujarati gujaratis slav slavs anglos caucasians berber berbers bedouin bedouins zulu zulus "
+    "igbo yoruba hausa tutsi tutsis hutu hutus chechen chechens tatar tatars "
+    "shia shias shiite shiites sunni sunnis ahmadi ahmadis sufi sufis alawite alawites druze yazidi yazidis copt "
+    "copts evangelical evangelicals protestant protestants baptist baptists methodist methodists mennonite "
+    "mennonites quaker quakers amish lutheran lutherans anglican anglicans pentecostal pentecostals jain jains "
+    "bahai bahais zoroastrian zoroastrians rastafarian rastafarians pagan pagans wiccan wiccans "
+    "dalit dalits untouchable untouchables brahmin brahmins adivasi adivasis shudra shudras burakumin "
+    "boomers millennials zoomers elderly seniors pensioners oldies fatties fatsos obese homeless intersex "
+    "genderqueer schizophrenics dyslexics epileptics"
+)
+GROUP_PHRASES = (
+    "jehovah 's witnesses",
+    "jehovah witnesses",
+    "latter day saints",
+    "people of color",
+    "people of colour",
+    "first nations",
+    "asylum seekers",
+    "wheelchair users",
+    "gen z",
+    "lower caste",
+    "upper caste",
+)
+# nouns that make "<modifier> <noun>" a group of people ("fat people", "bi folks", "old men")
+PEOPLE_HEADS = _w("people persons folks folk individuals men women guys kids children families ppl peeps")
 # adjectives that name a group only before a head noun ("black people", "trans lives")
 GROUP_ADJ = _w(
     "black white trans queer disabled deaf blind native indigenous brown jewish asian "
@@ -105,12 +153,15 @@ SLUR_GENDERED = _w("bitch bitches slut sluts whore whores skank skanks hoe hoes 
 SLUR_PHRASES = ("camel fucker", "camel jockey", "sand nigger", "porch monkey", "slant eye")
 # contexts in which a slur-shaped word has its ordinary meaning
 HOMONYM_CONTEXT: dict[str, frozenset[str]] = {
-    "fag": _w("smoke smoked smoking cigarette cigarettes packet pack lit light puff uk ash"),
+    "fag": _w("smoke smoked smoking cigarette cigarettes packet pack lit light puff uk ash bum roll rollie spare"),
     "faggot": _w("ate eat eating cooked cook dinner meatball meatballs gravy delicious fried pan"),
     "bitch": _w("dog dogs puppy puppies vet bark barking litter breed kennel show whelp"),
     "hoe": _w("garden tool tools weeds weed shed soil rake dig field"),
     "dyke": _w("flood flooding water built council sea river dutch embankment dam"),
     "queer": _w("feeling felt slightly rather notion strange odd somewhat"),
+    "homo": _w("sapiens erectus neanderthalensis habilis genus species hominid human humans evolution"),
+    "poof": _w("gone vanished disappeared magic just like and"),
+    "cripple": _w("economy debt network system sanctions bug outage costs business industry country"),
 }
 
 # --- derogation --------------------------------------------------------------------
@@ -130,7 +181,7 @@ DEHUM = _w(
     "savage savages barbarian barbarians subhuman subhumans untermensch creature creatures "
     "abomination abominations degenerate degenerates deviant deviants monster monsters "
     "demon demons devil devils freak freaks mutant mutants "
-    "breeder breeders invaders invader objects"
+    "breeder breeders invaders invader objects orc orcs"
 )
 # derogatory predicates: intellect, morality, cleanliness, worth, sanity, competence
 DEROG_ADJ = _w(
@@ -149,11 +200,12 @@ DEROG_ADJ = _w(
     "weak feeble spineless cowardly despicable contemptible loathsome abhorrent detestable "
     "odious obnoxious insufferable unbearable intolerable annoying irritating arrogant "
     "entitled ungrateful shitty crappy horrible awful terrible abnormal unnatural freakish "
-    "unwanted undesirable unwelcome overemotional"
+    "unwanted undesirable unwelcome overemotional brainwashed soulless"
 )
 # verbs that derogate their subject ("immigrants steal", "they breed like rats")
 DEROG_VERB = _w(
-    "stink smell breed infest invade ruin destroy pollute contaminate infect steal scrounge leech mooch molest cheat"
+    "stink smell breed infest invade ruin destroy pollute contaminate infect steal scrounge leech mooch molest cheat "
+    "stank stunk stole stolen bred"
 )
 ABUSE_NOUN = _w(
     "idiot idiots moron morons imbecile imbeciles fool fools criminal criminals thug thugs "
@@ -169,7 +221,7 @@ ABUSE_NOUN = _w(
     "freeloaders sponger spongers lowlife lowlifes failure failures embarrassment "
     "embarrassments joke jokes drain liability liabilities nuisance danger dangers enemy "
     "enemies extremist extremists fanatic fanatics zealot zealots cheat cheats fraud frauds "
-    "leeches lowlives"
+    "leeches lowlives heretic heretics scammer scammers slob slobs"
 )
 EMOTE_OBJ = _w("hate despise detest loathe abhor resent dislike abominate pissed")  # the target is the object
 EMOTE_SUBJ = _w(
@@ -236,13 +288,14 @@ PROFANITY_STRONG = _w(
 )
 PROFANITY_MILD = _w("damn dammit goddamn crap crappy piss pissed bloody bugger sod arse ass")
 SEXUAL_EXPLICIT = _w(
-    "porn porno pornography blowjob blowjobs handjob handjobs cum cumming cumshot orgasm "
-    "orgasms masturbate masturbating masturbation dildo dildos anal clit clitoris horny "
-    "nudes boner erection cunnilingus fellatio gangbang hentai milf threesome creampie "
-    "rimjob deepthroat bukkake squirt tits titties boobs jerking jerk jizz"
+    "porn porno pornography blowjob blowjobs handjob handjobs cumming cumshot orgasm "
+    "orgasms masturbate masturbating masturbation dildo dildos clit clitoris horny "
+    "nudes boner cunnilingus fellatio gangbang hentai milf threesome creampie "
+    "rimjob deepthroat bukkake tits titties boobs jizz sext sexting"
 )
 SEXUAL_AMBIG = _w(
-    "sex sexy naked nude dick dicks cock cocks pussy balls ass penis vagina breasts nipples suck strip stripping moan"
+    "sex sexy naked nude dick dicks cock cocks pussy balls ass penis vagina breasts nipples suck strip stripping moan "
+    "cum anal erection squirt jerk jerking"  # "cum laude", "anal retentive", "what a jerk"
 )
 THREAT_IRREGULAR = _w("shot hung beaten burnt slain struck")
 MINOR = _w(
@@ -268,7 +321,8 @@ def forms(lemmas: Iterable[str]) -> frozenset[str]:
 
 def typo_variants(words: Iterable[str], min_len: int = 4, substitute: bool = False) -> dict[str, str]:
     """One deleted letter or two swapped neighbours (or, with `substitute`, one letter
-    replaced by another) → the intended word."""
+    replaced by another) → the intended word. Where two words give the same variant, the
+    first in `words` wins: pass a sorted sequence for a result independent of hash seeds."""
     out: dict[str, str] = {}
     for w in words:
         if len(w) < min_len or not w.isalpha():

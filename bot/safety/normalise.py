@@ -3,25 +3,28 @@
 Steps: Unicode NFKC and casefold; drop zero-width and other format characters; map
 look-alike letters (Cyrillic, Greek) to Latin; undo leetspeak inside words; join letters
 spaced out ("h a t e", "f.u.c.k"); squeeze repeated letters; expand contractions; and,
-for words that are not English, repair one dropped or swapped letter and split words run
-together ("Ihate", "gaypeople", "muslimscum", "IHateWomen") into two or three known words,
-at least one of which the lexicon cares about (or one a small function word, "arejust").
+for words that are not ordinary English — wordfreq's list of words people write, so
+"cumin", "raccoons" and "Spiciness" are never touched — repair one dropped, swapped or
+masked letter and split words run together ("Ihate", "gaypeople", "muslimscum",
+"IHateWomen") into two or three known words, at least one of which the lexicon cares about
+(or one a small function word, "arejust"). Every step is linear in the text's length and
+independent of the hash seed.
 Set phrases are mapped onto one lexicon word ("can't stand" → hate, "makes me sick" →
 disgust me) so the detectors see one vocabulary.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
+from functools import cache, lru_cache
+
+import regex
 
 from bot.safety import lexicon as lx
 
-__all__ = ["Normalised", "fold", "normalise"]
+__all__ = ["MAX_WORD", "Normalised", "fold", "mid_run", "normalise", "word_forms"]
 
 _HOMOGLYPHS = str.maketrans(
     "аеорсухіјѕԁɡһӏᴏοαρτικνυεχβμ",  # Cyrillic and Greek look-alikes (lower case after fold)
@@ -94,7 +97,25 @@ _CONTRACTION_RE = re.compile(
     r"\b(can't|cannot|won't|i'm|it's|that's|he's|she's|there's|what's|let's)|(n't|'re|'ll|'ve|'d|'s)\b"
 )
 _TOKEN_RE = re.compile(r"'s\b|[a-z0-9@$!*+|]*[a-z][a-z0-9@$!*+|]*|[a-z0-9@$!*+|]+|[\"“”.?!,;:\n]")
-_SPACED_RE = re.compile(r"\b(?:[a-z0-9@$!*](?:[ .\-_*]{1,2}|$)){3,}")
+# Letters spaced out: three or more units of one character and one or two separators.
+# Linear on any input: a run can only start where no run is under way, and the possessive
+# quantifiers never give back what they took (no backtracking inside a run).
+_UNIT = "[a-z0-9@$!*]"
+_SEP = r"[ .\-_*]"
+
+
+def mid_run(unit: str, sep: str) -> str:
+    """Lookbehind alternatives that say "a spaced run is already under way here" (one
+    character unit, itself at the start or after a separator, then one or two separators)."""
+    starts = (f"^{unit}{sep}", f"^{unit}{sep}{sep}", f"{sep}{unit}{sep}", f"{sep}{unit}{sep}{sep}")
+    return ")(?<!".join(starts)
+
+
+_MID = mid_run(_UNIT, _SEP)
+_SPACED_RE = re.compile(
+    rf"(?<!{_MID})\b{_UNIT}(?!{_UNIT})(?:{_SEP}{{1,2}}+{_UNIT}(?!{_UNIT})){{2,}}+(?:{_SEP}{{1,2}}+)?"
+)
+MAX_WORD = 40  # longer "words" are never split or repaired (no real obfuscation is longer)
 _REPEAT_RE = re.compile(r"(.)\1{2,}")
 _BOUNDARY = frozenset('.?!,;:\n"')
 
@@ -110,20 +131,30 @@ class Normalised:
         return " ".join(self.tokens)
 
 
+_FORMAT = regex.compile(r"\p{Cf}+")  # zero-width and other format characters
+
+
 def fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'").replace("‘", "'")
-    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
-    return text.translate(_HOMOGLYPHS)
+    return str(_FORMAT.sub("", text)).translate(_HOMOGLYPHS)
+
+
+FREQUENT_ZIPF = 1.5  # wordfreq Zipf frequency from which a word is ordinary English (~174,000 words)
+PART_ZIPF = 3.0  # a piece of a run-together word that is no lexicon word must be this common
 
 
 @cache
-def _english() -> frozenset[str]:
-    """Ordinary English words (GPT-2's whole-word vocabulary), to leave real words alone."""
-    try:
-        data = resources.files("bot.inference").joinpath("data/vocab.json").read_text("utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        return frozenset()
-    return frozenset(k[1:].lower() for k in json.loads(data) if k[:1] == "Ġ" and k[1:].isalpha())
+def _frequencies() -> dict[str, float]:
+    """English word frequencies (wordfreq's 'best' list, offline, CC BY-SA 4.0 data)."""
+    from wordfreq import get_frequency_dict
+
+    return dict(get_frequency_dict("en"))
+
+
+def frequent(word: str, zipf: float = FREQUENT_ZIPF) -> bool:
+    """True for a word people actually write (Zipf ≥ `zipf`): such a word is never split,
+    repaired or read as an obfuscation of another one ("cumin", "raccoons", "Spiciness")."""
+    return _frequencies().get(word, 0.0) >= 10 ** (zipf - 9)
 
 
 @cache
@@ -151,8 +182,10 @@ def _targets() -> frozenset[str]:
 
 @cache
 def _typos() -> dict[str, str]:
-    typos = lx.typo_variants(_targets())
-    for variant, word in lx.typo_variants(lx.GROUP_NOUN, min_len=5, substitute=True).items():
+    """Misspelling → the lexicon word it most likely is; built in sorted order, so the
+    same misspelling always maps to the same word whatever the hash seed."""
+    typos = lx.typo_variants(sorted(_targets()))
+    for variant, word in lx.typo_variants(sorted(lx.GROUP_NOUN), min_len=5, substitute=True).items():
         typos.setdefault(variant, word)  # one letter swapped for another: "muzlims", "wimmen"
     return typos
 
@@ -166,18 +199,21 @@ _GLUE = (
     )
     | lx.ABLE_HEADS
 )
-_CAMEL = re.compile(r"[A-Za-z]*[a-z][A-Z][A-Za-z]*")
+_LETTERS = re.compile(r"(?<![A-Za-z])[A-Za-z]++")  # whole runs of ASCII letters, each looked at once
+_HUMP = re.compile(r"[a-z][A-Z]")
 _CAMEL_CUT = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 def _known(word: str) -> bool:
-    return word in _english() or word in _targets() or word in _GLUE
+    """A lexicon or function word, or a frequent English word (letters only: "h8" and
+    "sh1t" are frequent on the web, but they are spellings of other words)."""
+    return word in _targets() or word in _GLUE or (word.isalpha() and frequent(word))
 
 
 def _part(word: str) -> bool:
-    """A plausible piece of a run-together word: a target, a function word, or an English
-    word of three letters or more."""
-    return word in _targets() or word in _GLUE or (len(word) >= 3 and word in _english())
+    """A plausible piece of a run-together word: a target, a function word, or a common
+    English word of three letters or more."""
+    return word in _targets() or word in _GLUE or (len(word) >= 3 and frequent(word, PART_ZIPF))
 
 
 def _split(word: str) -> list[str] | None:
@@ -206,20 +242,32 @@ def _split(word: str) -> list[str] | None:
     return None
 
 
+@lru_cache(maxsize=16384)
+def _repair_cached(word: str) -> tuple[str, ...]:
+    return tuple(_repair(word))
+
+
 def _repair(word: str) -> list[str]:
-    """Best guess at what an unknown word meant; returns one or two words."""
+    """Best guess at what an unknown word meant; returns one to three words. A frequent
+    English word (or any word in the lexicon) is returned as it is."""
+    if len(word) > MAX_WORD:
+        return [word]
+    word = _REPEAT_RE.sub(r"\1\1", word)  # an elongation ("fuuuuck") is never a word of its own
     if _known(word):
         return [word]
+    if "*" in word and word.replace("*", "").isalpha():  # a masked letter: "sc*m", "f**k"
+        masked = _masked(word)
+        if masked:
+            return [masked]
     if "8" in word and word.replace("8", "ate").isalpha():  # rebus: "h8" → hate
         return _repair(word.replace("8", "ate"))
     if any(c in word for c in "@$!*+|0123456789"):
         unleet = word.translate(_LEET).replace("*", "")
         if unleet.isalpha():
             return _repair(unleet)
-    squeezed = _REPEAT_RE.sub(r"\1\1", word)
-    for cand in (squeezed, re.sub(r"(.)\1", r"\1", squeezed)):
-        if cand != word and _known(cand):
-            return [cand]
+    single = re.sub(r"(.)\1", r"\1", word)
+    if single != word and _known(single):
+        return [single]
     if word in _typos():
         return [_typos()[word]]
     if word.isalpha() and len(word) >= 4:
@@ -229,19 +277,27 @@ def _repair(word: str) -> list[str]:
     return [word]
 
 
+def _masked(word: str) -> str | None:
+    """The lexicon word a word with letters masked by "*" stands for (the first in sorted
+    order when several fit)."""
+    rx = re.compile(re.escape(word).replace(r"\*", "[a-z]"))
+    return next((t for t in _sorted_targets() if len(t) == len(word) and rx.fullmatch(t)), None)
+
+
+@cache
+def _sorted_targets() -> tuple[str, ...]:
+    return tuple(sorted(_targets()))
+
+
 def _unspace(text: str) -> str:
     """Join runs of single characters ("h a t e") when the result means something."""
 
     def join(m: re.Match[str]) -> str:
         run = m.group(0)
-        joined = re.sub(r"[ .\-_*]", "", run)
-        # a stray single word may lead or trail the run: "a m o n g", "w o m a n I"
-        for lead, core, tail in ((0, len(joined), 0), (1, len(joined), 0), (0, -1, 1), (1, -1, 1)):
-            word = joined[lead:core].translate(_LEET)
-            fixed = _repair(word) if len(word) >= 3 else []
-            if any(w in _targets() for w in fixed):
-                parts = [joined[:lead], *fixed, joined[len(joined) - tail :] if tail else ""]
-                return " ".join(filter(None, parts)) + " "
+        word = re.sub(r"[ .\-_*]", "", run).translate(_LEET)
+        fixed = _repair_cached(word) if len(word) >= 3 else ()
+        if any(w in _targets() for w in fixed):
+            return " ".join(fixed) + " "
         return run
 
     return _SPACED_RE.sub(join, text)
@@ -287,9 +343,11 @@ def _uncamel(text: str) -> str:
 
     def cut(m: re.Match[str]) -> str:
         word = m.group(0)
-        return word if _known(word.lower()) else _CAMEL_CUT.sub(" ", word)
+        if len(word) > MAX_WORD or not _HUMP.search(word) or _known(word.lower()):
+            return word
+        return _CAMEL_CUT.sub(" ", word)
 
-    return _CAMEL.sub(cut, text)
+    return _LETTERS.sub(cut, text)
 
 
 def normalise(text: str) -> Normalised:
@@ -309,5 +367,16 @@ def normalise(text: str) -> Normalised:
             tokens.append(tok)
 
         else:
-            tokens.extend(_repair(tok.rstrip("!") or tok))
+            tokens.extend(_repair_cached(tok.rstrip("!") or tok))
     return Normalised(raw=text, folded=folded, tokens=tuple(tokens))
+
+
+@lru_cache(maxsize=8192)
+def word_forms(chunk: str) -> tuple[str, ...]:
+    """What one folded, space-free chunk of text reads as, word by word ("sh1t" → shit,
+    "muslimscum" → muslim scum); cached, since chat repeats its words."""
+    forms: list[str] = []
+    for tok in _TOKEN_RE.findall(chunk):
+        if tok not in _BOUNDARY and tok != "'s" and not tok.isdigit():
+            forms.extend(_repair_cached(tok.rstrip("!") or tok))
+    return tuple(forms)

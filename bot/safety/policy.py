@@ -4,8 +4,8 @@ A `PolicyConfig` is what a moderator stored for one scope (global, a workspace/g
 channel). `resolve()` merges them channel → workspace → global into one
 `EffectivePolicy`, then lifts every rule to the hard floor, which no preset or override
 can lower: sexual content with minors and slurs/hate are always blocked, secrets always
-redacted, and the bot's own output never threatens, encourages self-harm, leaks PII or
-pings @everyone.
+redacted, and the bot's own output never threatens, encourages or explains self-harm, leaks
+PII or pings @everyone.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ _STANDARD = {
     C.SEXUAL: (Rule(A.BLOCK, 0.8, 0.5), Rule(A.BLOCK, 0.8, 0.3)),
     C.SEXUAL_MINORS: (Rule(A.BLOCK, 0.5), Rule(A.BLOCK, 0.5)),
     C.SELF_HARM: (Rule(A.BLOCK, 0.8, 0.4), Rule(A.BLOCK, 0.4)),
+    C.SELF_HARM_INSTRUCTIONS: (Rule(A.BLOCK, 0.5, 0.3), Rule(A.BLOCK, 0.5, 0.3)),
     C.PROFANITY: (Rule(A.ALLOW, 1.01), Rule(A.CENSOR, 0.8)),
     C.PII: (Rule(A.REDACT, 0.5), Rule(A.REDACT, 0.5)),
     C.SECRET: (Rule(A.REDACT, 0.5), Rule(A.REDACT, 0.5)),
@@ -101,6 +102,7 @@ FLOOR: Mapping[tuple[Category, Direction], tuple[Action, float]] = MappingProxyT
         (C.SECRET, D.OUTPUT): (A.REDACT, 0.5),
         (C.THREAT, D.OUTPUT): (A.BLOCK, 0.5),
         (C.SELF_HARM, D.OUTPUT): (A.BLOCK, 0.5),
+        (C.SELF_HARM_INSTRUCTIONS, D.OUTPUT): (A.BLOCK, 0.5),
         (C.PII, D.OUTPUT): (A.REDACT, 0.5),
         (C.MENTION, D.OUTPUT): (A.REDACT, 0.9),
     }

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -22,6 +24,7 @@ from bot.events import ChannelRef, Command, Reply, ReplyKind
 from bot.guard import Decision
 from bot.safety.categories import Action, Category, Direction
 from bot.safety.checker import Checker, Verdict, apply_spans
+from bot.safety.classifiers import ClassifierQueue
 from bot.safety.commands import run_command
 from bot.safety.mentions import detect_mentions
 from bot.safety.pii import detect_pii, detect_secrets
@@ -29,6 +32,8 @@ from bot.safety.policy import EffectivePolicy, Preset, resolve
 from bot.safety.store import ModerationEvent, SafetyStore, scope_keys
 
 __all__ = ["EXCERPT_CHARS", "INLINE_CHARS", "MessageScreen", "Safety", "redact_for_log"]
+
+log = logging.getLogger(__name__)
 
 EXCERPT_CHARS = 200
 INLINE_CHARS = 400  # longer texts are checked on the worker pool
@@ -48,6 +53,7 @@ class Safety:
     checker: Checker
     default_preset: Preset = Preset.STANDARD
     log_content: bool = False  # the global default; a scope may override it
+    classifier: ClassifierQueue | None = None  # safety.classifier, scored beside the rules (checker.py: how)
     _pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="safety"), repr=False
     )
@@ -65,14 +71,27 @@ class Safety:
         return resolve(configs, self.default_preset, self.log_content)
 
     async def check(self, text: str, policy: EffectivePolicy, direction: Direction) -> Verdict:
+        learned, model = await self._learned(text), self.classifier.name if self.classifier else ""
         if len(text) <= INLINE_CHARS:
-            return self.checker.check(text, policy, direction)
+            return self.checker.check(text, policy, direction, learned, model)
         loop = asyncio.get_running_loop()
         run = contextvars.copy_context().run  # the message's log context (its ref) goes along
-        return await loop.run_in_executor(self._pool, run, self.checker.check, text, policy, direction)
+        return await loop.run_in_executor(self._pool, run, self.checker.check, text, policy, direction, learned, model)
+
+    async def _learned(self, text: str) -> Mapping[Category, float] | None:
+        """The classifier's scores (waited for on its worker thread), or None: rules only."""
+        if self.classifier is None:
+            return None
+        try:
+            return await self.classifier.score(text)
+        except Exception:  # an optional model must not take the rules down with it
+            log.exception("safety classifier failed; this check uses the rules alone")
+            return None
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.classifier is not None:
+            self.classifier.close()
 
 
 class MessageScreen:

@@ -19,7 +19,25 @@ _SLUR_DET = frozenset(
     "a an the you another common stupid dumb fucking filthy dirty all these those many "
     "that her his such typical some".split()
 )
-_RECLAIM = frozenset("i me my myself we us our ourselves fellow proud".split())
+# the slur names the speaker or the speaker's own: "I'm a ...", "we ... are here", "my ...",
+# "proud ...", "fellow ...". A first-person word elsewhere in the sentence is not enough
+# ("no ... allowed on my team" is aimed at others).
+_SELF = frozenset("i me myself we us ourselves".split())
+_OWN = frozenset("my our fellow proud".split())
+
+
+def _reclaimed(toks: tuple[str, ...], p: int) -> bool:
+    before, after = toks[max(0, p - 4) : p], toks[p + 1 : p + 3]
+    if (before[-1:] and before[-1] in _OWN) or "proud" in before:
+        return True
+    if after[:1] in (("myself",), ("ourselves",)) or after in (("like", "me"), ("like", "us")):
+        return True  # "as a ... myself", "... like me"
+    if before[-2:] in (("as", "a"), ("as", "an")):
+        return True  # "as a ..., I ...": the speaker's own identity
+    if before[-2:-1] and before[-2] in _OWN and before[-1] in ("fellow", "little", "dear", "own"):
+        return True
+    lead = [w for w in before if w not in ("a", "an", "the", "just", "proud", "and", "still")]
+    return bool(lead) and ((lead[-1] in ("am", "are", "as") and bool(_SELF & set(before))) or lead[-1] in _SELF)
 
 
 def slur_hits(s: Sentence, context: frozenset[str], reclaimed_max: float) -> list[tuple[float, str, int]]:
@@ -42,7 +60,7 @@ def slur_hits(s: Sentence, context: frozenset[str], reclaimed_max: float) -> lis
             score, rule = 0.6, "slur.gendered"
         else:
             continue
-        if any(w in _RECLAIM for w in toks):
+        if _reclaimed(toks, p):
             score, rule = min(score, reclaimed_max), rule + ".reclaimed"
         found.append((score, rule, p))
     text = " ".join(toks)
