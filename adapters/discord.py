@@ -1,11 +1,17 @@
-"""The Discord adapter: discord.py gateway traffic in, the core's replies out.
+"""The Discord adapter: discord.py's client, started, kept connected and stopped.
 
-It answers when mentioned, when someone replies to one of its messages, in DMs
-(`discord.allow_dms`), and hands every other human message to the core, which answers
-it only where a moderator ran `enable`. It never sees its own messages, nor other bots'
-unless `discord.allow_bots`. Each message or slash command runs in discord.py's own
-event task, tracked here so `stop()` can cancel what is still running; an exception
-from the core is logged and the user gets a short apology.
+It answers when mentioned (the bot's user or its managed role), when someone replies to
+one of its messages, in DMs (`discord.allow_dms`), and in channels where a moderator ran
+`enable`; it never sees its own messages, nor other bots' unless `discord.allow_bots`.
+The work is split by traffic: `discord_messages` (the inbox, busy, recovery),
+`discord_interactions` (every interaction answered), `discord_changes` (edits and
+deletions); this module owns the client and the lifecycle (`bot.events.Adapter`):
+
+* `start()` logs in, syncs `/gpt2`, connects (`discord_connection` keeps it connected)
+  and starts the chores: the inbox's recovery loop and the stale `/gpt2` sweep;
+* `pause()` takes no new work: new messages are kept for after the restart, with a note;
+* `stop()` cuts off what is still running (each handling leaves a "restarting" note where
+  its reply was being written, and its message stays in the inbox), then closes the gateway.
 
 Proxies. discord.py 2.7 has no per-client endpoint setting: the REST base is the class
 attribute `discord.http.Route.BASE` (the interaction webhooks use the same `Route`) and
@@ -23,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable
+from collections.abc import Coroutine
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -32,26 +39,27 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from adapters.discord_commands import autocomplete_choices, command_text, sync
-from adapters.discord_outbox import NO_MENTIONS, InteractionOutbox, MessageOutbox
-from adapters.discord_translate import author_of, channel_ref, is_moderator, message_event
-from bot import messages
+from adapters.discord_changes import Changes
+from adapters.discord_claims import PLATFORM, Claims
+from adapters.discord_commands import remove_guild_copies, sync
+from adapters.discord_connection import INTENT_REFUSED, keep_connected
+from adapters.discord_handlings import Handlings, Session
+from adapters.discord_interactions import Interactions
+from adapters.discord_messages import Messages
+from adapters.discord_outbox import MAX_RATELIMIT_WAIT_S, NO_MENTIONS, PLATFORM_ERRORS
 from bot.config import DiscordSection
 from bot.errors import AdapterError
-from bot.events import Command, Core, Outbox, Reply, ReplyKind
+from bot.events import Core
+from bot.inbox import Inbox, recover
 
 __all__ = ["INTENT_REFUSED", "DiscordAdapter", "api_base"]
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING = 256  # messages and commands in flight; beyond this new ones are dropped (logged)
 CONNECT_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
-INTENT_REFUSED = (
-    "Discord refused the privileged Message Content intent, which the bot needs to read messages "
-    "that don't mention it. Turn it on in the Discord Developer Portal: your application → Bot → "
-    "Privileged Gateway Intents → Message Content Intent, then start the bot again."
-)
+RECOVER_EVERY_S = 30.0  # how often to look for messages a stopped or crashed process left unanswered
+SWEEP_GUILDS = 100  # servers checked for stale /gpt2 copies at start (the rest: when one is used)
 
 
 def api_base(url: str) -> str:
@@ -61,7 +69,7 @@ def api_base(url: str) -> str:
 
 
 class _Hooks:
-    """discord.py event methods, forwarded to the adapter (mixed into the client class)."""
+    """discord.py event methods, forwarded to the adapter's parts (mixed into the client class)."""
 
     def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
         super().__init__(**options)
@@ -75,10 +83,19 @@ class _Hooks:
         self._adapter._log_ready()
 
     async def on_message(self, message: discord.Message) -> None:
-        await self._adapter._on_message(message)
+        await self._adapter._messages.on_message(message)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        await self._adapter._on_interaction(interaction)
+        await self._adapter._interactions.on_interaction(interaction)
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        await self._adapter._changes.edited(payload)
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        await self._adapter._changes.deleted(payload.channel_id, payload.guild_id, [payload.message_id])
+
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        await self._adapter._changes.deleted(payload.channel_id, payload.guild_id, sorted(payload.message_ids))
 
 
 class _Client(_Hooks, discord.Client):
@@ -94,29 +111,44 @@ class DiscordAdapter:
 
     name = "discord"
 
-    def __init__(self, config: DiscordSection, token: str, core: Core) -> None:
+    def __init__(
+        self,
+        config: DiscordSection,
+        token: str,
+        core: Core,
+        inbox: Inbox,
+        *,
+        recover_within: timedelta = timedelta(minutes=15),
+    ) -> None:
         self._config = config
         self._token = token
-        self._core = core
-        self._client: discord.Client | None = None
+        self._inbox = inbox
+        self._recover_within = recover_within
+        self._session = Session()
+        self._handlings = Handlings()
+        recovers = recover_within > timedelta(0)
+        self._messages = Messages(config, core, Claims(inbox), self._handlings, self._session, recovers=recovers)
+        self._interactions = Interactions(config, core, self._handlings, self._session)
+        self._changes = Changes(config, core, self._session)
         self._runner: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()  # a READY arrived (one shard is up)
         self._ready = asyncio.Event()  # on_ready: every shard's servers arrived
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopping = asyncio.Event()
+        self._chores: set[asyncio.Task[None]] = set()  # the recovery loop, the stale /gpt2 sweep
+        self._recovery: asyncio.Task[None] | None = None
         self._saved_endpoints: tuple[str, yarl.URL] | None = None
-        self._paused = False
 
     @property
     def pending(self) -> int:
         """Messages and commands still being handled."""
-        return len(self._tasks)
+        return len(self._handlings)
 
     async def pause(self) -> None:
-        self._paused = True  # new messages and commands are no longer dispatched to the core
+        self._session.paused = True  # new messages are kept for after the restart; commands told to retry
+        await self._end_chores()
 
     async def idle(self) -> None:
-        while self._tasks:
-            await asyncio.wait(list(self._tasks))
+        await self._handlings.idle()
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -124,10 +156,12 @@ class DiscordAdapter:
         if not self._token:
             raise AdapterError(f"Discord needs a bot token: set {self._config.token_env}")
         self._use_endpoints()
-        self._client = client = self._make_client()
+        self._session.client = client = self._make_client()
         try:
-            await self._login(client)
-            self._runner = asyncio.create_task(self._run(client), name="discord-gateway")
+            await self._login(client, sync_commands=True)
+            self._runner = asyncio.create_task(
+                keep_connected(client, self._replace_client, self._stopping), name="discord-gateway"
+            )
             # Wait for on_ready (every shard's servers have arrived), not only READY: stopping
             # while discord.py still waits for servers would leave its ready task dangling.
             ready = asyncio.create_task(self._ready.wait())
@@ -145,6 +179,9 @@ class DiscordAdapter:
         except BaseException:
             await self.stop()
             raise
+        self._start_recovery()
+        if not self._config.command_guilds:
+            self._chore(self._sweep([guild.id for guild in client.guilds]))
 
     async def wait(self) -> None:
         """Return when the gateway connection ends; raise AdapterError if it failed."""
@@ -153,12 +190,13 @@ class DiscordAdapter:
             self._runner.result()
 
     async def stop(self) -> None:
-        tasks = [t for t in self._tasks if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
-        client, self._client = self._client, None
+        self._session.paused = True
+        await self._end_chores()
+        cut = await self._handlings.cut_off(STOP_TIMEOUT_S)
+        if cut:
+            log.info("discord: %d handling(s) cut off; their messages are answered after the restart", cut)
+        self._stopping.set()
+        client, self._session.client = self._session.client, None
         if client is not None:
             await client.close()
         runner = self._runner
@@ -167,9 +205,20 @@ class DiscordAdapter:
             if not done:
                 runner.cancel()
                 await asyncio.wait({runner})
-            if not runner.cancelled() and runner.exception() is not None:
-                log.info("discord: gateway connection had ended: %s", runner.exception())
         self._restore_endpoints()
+
+    async def _replace_client(self) -> discord.Client:
+        """A new client in place of one that closed itself after a failure (sharded). What the
+        old one was answering cannot be sent through it any more: those handlings give their
+        messages back to the inbox, and a fresh recovery pass answers them through the new one."""
+        cut = await self._handlings.cut_off(STOP_TIMEOUT_S, hand_back=True)
+        if cut:
+            log.warning("discord: %d handling(s) handed back to the inbox with the failed connection", cut)
+        client = self._make_client()
+        await self._login(client)
+        self._session.client = client
+        self._start_recovery()
+        return client
 
     # --- start-up ----------------------------------------------------------------------
 
@@ -183,6 +232,7 @@ class DiscordAdapter:
             "allowed_mentions": NO_MENTIONS,
             "chunk_guilds_at_startup": False,
             "guild_ready_timeout": config.guild_ready_timeout,
+            "max_ratelimit_timeout": MAX_RATELIMIT_WAIT_S,
         }
         if config.shards == "none":
             return _Client(self, **options)
@@ -190,7 +240,7 @@ class DiscordAdapter:
             options["shard_count"] = int(config.shards)
         return _ShardedClient(self, **options)
 
-    async def _login(self, client: discord.Client) -> None:
+    async def _login(self, client: discord.Client, *, sync_commands: bool = False) -> None:
         try:
             await client.login(self._token)
         except discord.LoginFailure:
@@ -200,25 +250,53 @@ class DiscordAdapter:
             ) from None
         except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
             raise AdapterError(f"cannot reach the Discord API at {Route.BASE}: {exc}") from None
-        try:
-            await sync(
-                client,
-                self._config.command_guilds,
-                restrict=self._config.restrict_commands,
-                allow_dms=self._config.allow_dms,
-            )
-        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
-            log.error("discord: could not sync /gpt2 (chat still works): %s", exc)
+        if sync_commands:
+            try:
+                await sync(
+                    client,
+                    self._config.command_guilds,
+                    restrict=self._config.restrict_commands,
+                    allow_dms=self._config.allow_dms,
+                )
+            except PLATFORM_ERRORS as exc:
+                log.error("discord: could not sync /gpt2 (chat still works): %s", exc)
         if isinstance(client, discord.AutoShardedClient) and self._config.gateway_url and client.shard_count is None:
             client.shard_count, _, _ = await client.http.get_bot_gateway()
 
-    async def _run(self, client: discord.Client) -> None:
+    def _start_recovery(self) -> None:
+        """The inbox's recovery loop (again, after a new client: its first pass is at once)."""
+        if self._recover_within <= timedelta(0):
+            return
+        if self._recovery is not None:
+            self._recovery.cancel()
+        work = recover(
+            self._inbox, PLATFORM, self._messages.recover, max_age=self._recover_within, every_s=RECOVER_EVERY_S
+        )
+        self._recovery = self._chore(work)
+
+    def _chore(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+        return task
+
+    async def _end_chores(self) -> None:
+        chores = list(self._chores)
+        for task in chores:
+            task.cancel()
+        if chores:
+            await asyncio.wait(chores)
+
+    async def _sweep(self, guild_ids: list[int]) -> None:
+        client = self._session.client
+        if client is None:
+            return
+        if len(guild_ids) > SWEEP_GUILDS:
+            log.info("discord: checking %d of %d servers for stale /gpt2 copies", SWEEP_GUILDS, len(guild_ids))
         try:
-            await client.connect(reconnect=True)
-        except discord.PrivilegedIntentsRequired:
-            raise AdapterError(INTENT_REFUSED) from None
-        except (discord.ConnectionClosed, discord.GatewayNotFound) as exc:
-            raise AdapterError(f"the Discord gateway closed the connection: {exc}") from None
+            await remove_guild_copies(client, guild_ids[:SWEEP_GUILDS])
+        except PLATFORM_ERRORS as exc:
+            log.warning("discord: could not check servers for stale /gpt2 copies: %s", exc)
 
     def _use_endpoints(self) -> None:
         """Point discord.py at the configured proxies (process-wide; undone by stop())."""
@@ -235,65 +313,6 @@ class DiscordAdapter:
             self._saved_endpoints = None
 
     def _log_ready(self) -> None:
-        client = self._client
+        client = self._session.client
         if client is not None and client.user is not None:
             log.info("discord: ready as %s (%s) in %d servers", client.user, client.user.id, len(client.guilds))
-
-    # --- traffic -----------------------------------------------------------------------
-
-    async def _on_message(self, message: discord.Message) -> None:
-        client = self._client
-        if client is None or client.user is None or self._paused:
-            return
-        event = message_event(message, client.user, self._config)
-        if event is None:
-            return
-        outbox = MessageOutbox(message)
-        try:
-            await self._handle(self._core.on_message(event, outbox), outbox, event.message_id)
-        finally:
-            await outbox.close()  # a preview the core never replaced (e.g. `reset` cancelled it)
-
-    async def _on_interaction(self, interaction: discord.Interaction) -> None:
-        if self._paused:
-            return
-        data: Any = interaction.data or {}
-        if interaction.type is discord.InteractionType.autocomplete:
-            try:
-                await interaction.response.autocomplete(autocomplete_choices(data))
-            except discord.HTTPException as exc:
-                log.warning("discord: autocomplete answer failed: %s", exc)
-            return
-        text = command_text(data) if interaction.type is discord.InteractionType.application_command else None
-        if text is None:
-            return
-        outbox = InteractionOutbox(interaction)
-        if not await outbox.defer():  # within Discord's 3 s, before anything slow
-            return
-        user = interaction.user
-        in_dm = interaction.guild_id is None
-        moderator = in_dm or is_moderator(user, interaction.permissions, self._config.moderator_roles)
-        command = Command(
-            where=channel_ref(interaction.channel, interaction.guild_id, interaction.channel_id),
-            author=author_of(user, moderator=moderator),
-            text=text,
-            message_id=str(interaction.id),
-        )
-        await self._handle(self._core.on_command(command, outbox), outbox, command.message_id)
-
-    async def _handle(self, work: Awaitable[None], outbox: Outbox, message_id: str) -> None:
-        """Run the core on one message or command; its failure costs that reply only."""
-        task = asyncio.current_task()
-        if task is None or len(self._tasks) >= MAX_PENDING:
-            log.warning("discord: %d handlings in flight; dropping message %s", len(self._tasks), message_id)
-            if asyncio.iscoroutine(work):
-                work.close()
-            return
-        self._tasks.add(task)
-        try:
-            await work
-        except Exception:
-            log.exception("discord: the core failed on message %s", message_id)
-            await outbox.send(Reply(messages.ERROR, ReplyKind.ERROR, reply_to=message_id))
-        finally:
-            self._tasks.discard(task)

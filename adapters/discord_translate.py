@@ -4,6 +4,11 @@ Who is a moderator is decided here: Administrator, Manage Server or Manage Chann
 the channel at hand, or a role whose name or id is in `discord.moderator_roles`. In a DM
 the author is the only person in the conversation, so they count as its moderator.
 A thread is its own conversation (`ChannelRef.thread`) inside its parent channel.
+
+A mention of the bot is either of its user (`<@id>`) or of its managed integration role
+(`<@&role>`, the role Discord gives every bot added with permissions, which Discord's
+autocomplete sometimes inserts instead); both are removed from the text. Every text and
+name passes through `clean_text` here, so invalid Unicode never reaches the core.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 import discord
 
+from adapters.cleaning import clean_text
 from bot.config import DiscordSection
 from bot.events import Author, ChannelRef, Event
 
@@ -45,7 +51,7 @@ def is_moderator(
 
 
 def author_of(user: discord.User | discord.Member, *, moderator: bool) -> Author:
-    return Author(str(user.id), user.display_name, is_bot=user.bot, is_moderator=moderator)
+    return Author(str(user.id), clean_text(user.display_name), is_bot=user.bot, is_moderator=moderator)
 
 
 def message_event(message: discord.Message, me: discord.ClientUser, config: DiscordSection) -> Event | None:
@@ -63,7 +69,7 @@ def message_event(message: discord.Message, me: discord.ClientUser, config: Disc
     is_dm = message.guild is None
     if is_dm and not config.allow_dms:
         return None
-    mentioned = any(user.id == me.id for user in message.mentions)
+    mentioned = any(user.id == me.id for user in message.mentions) or bool(_own_roles(message, me))
     addressed = is_dm or mentioned or _replies_to(message, me)
     text = message_text(message, me)
     if not text and not addressed:
@@ -80,13 +86,28 @@ def message_event(message: discord.Message, me: discord.ClientUser, config: Disc
 
 
 def message_text(message: discord.Message, me: discord.ClientUser) -> str:
-    """The text with the bot's mention removed and other mentions turned into names."""
+    """The text with the bot's mentions removed and other mentions turned into names; clean."""
     text = _USER.sub(lambda m: "" if int(m[1]) == me.id else _user_name(message, int(m[1])), message.content)
     guild = message.guild
     if guild is not None:
-        text = _ROLE.sub(lambda m: f"@{r.name}" if (r := guild.get_role(int(m[1]))) else "@role", text)
+        own = _own_roles(message, me)
+        text = _ROLE.sub(lambda m: "" if int(m[1]) in own else _role_name(guild, int(m[1])), text)
         text = _CHANNEL.sub(lambda m: f"#{_channel_name(guild, int(m[1]))}", text)
-    return re.sub(r"[ \t]{2,}", " ", text).strip()
+    return clean_text(re.sub(r"[ \t]{2,}", " ", text).strip())
+
+
+def _own_roles(message: discord.Message, me: discord.ClientUser) -> set[int]:
+    """Ids of the roles mentioned in `message` that are the bot's own managed role."""
+    guild = message.guild
+    if guild is None:
+        return set()
+    roles = (guild.get_role(int(role_id)) for role_id in _ROLE.findall(message.content))
+    return {role.id for role in roles if role is not None and role.tags is not None and role.tags.bot_id == me.id}
+
+
+def _role_name(guild: discord.Guild, role_id: int) -> str:
+    role = guild.get_role(role_id)
+    return f"@{role.name}" if role is not None else "@role"
 
 
 def _permissions(message: discord.Message) -> discord.Permissions:

@@ -35,10 +35,11 @@ sys.path.insert(0, str(ROOT))  # the fakes live with the tests
 
 from adapters.slack_outbox import REPLY_EVENT  # noqa: E402
 from bot import messages  # noqa: E402
-from tests.fakes.process import BotProcess, free_port  # noqa: E402
+from tests.fakes.process import BotProcess, write_config  # noqa: E402
 from tests.fakes.slack_api import FakeSlackApi  # noqa: E402
 from tests.fakes.slack_requests import SlackSender  # noqa: E402
 from tests.fakes.slack_rig import BOT_TOKEN, SIGNING_SECRET  # noqa: E402
+from tests.process import bot_env, free_port  # noqa: E402
 
 __all__ = ["main"]
 
@@ -135,9 +136,10 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 "ratelimit": {"user_per_minute": 0, "channel_per_minute": 0},
                 "slack": {"host": "127.0.0.1", "port": port, "api_base_url": api.base_url},
             }
-            env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
-            async with BotProcess(Path(tmp), config, env) as bot:
-                await bot.wait_for_port(port, 120)
+            env = bot_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET)
+            path = write_config(Path(tmp) / "bot.toml", config)
+            async with BotProcess(path, env, Path(tmp) / "bot.log") as bot:
+                await bot.wait_for_port(port, within_s=120)
                 await asyncio.sleep(2)
                 before = rss_mb(bot.pid)
                 sender = SlackSender(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET)
@@ -154,7 +156,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 after = rss_mb(bot.pid)
                 await sender.close()
                 bot.send(signal.SIGTERM)
-                status = await bot.wait(120)
+                status = await bot.wait(within_s=120)
     delays = sorted(tally.answers[ts][0] - sent for ts, sent in tally.sent_at.items() if tally.answers.get(ts))
     quantiles = statistics.quantiles(delays, n=20) if len(delays) >= 2 else [float("nan")] * 19
     return {

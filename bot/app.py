@@ -226,7 +226,11 @@ def _platform_adapters(config: Config, services: Services) -> list[Adapter]:
     if secrets.discord_token:
         from adapters.discord import DiscordAdapter
 
-        adapters.append(DiscordAdapter(config.discord, secrets.discord_token, services.handler))
+        adapters.append(
+            DiscordAdapter(
+                config.discord, secrets.discord_token, services.handler, services.inbox, recover_within=recover
+            )
+        )
     if secrets.slack_bot_token:
         from adapters.slack import SlackAdapter
 

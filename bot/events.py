@@ -115,6 +115,12 @@ class Outbox(Protocol):
 class Core(Protocol):
     """What adapters call: the platform-neutral bot (implemented by `bot.handler`)."""
 
+    async def may_answer(self, event: Event) -> bool:
+        """Whether `on_message` may answer `event` at all: it has text, and it is addressed to
+        the bot or auto-reply is on where it was said. Adapters make only these durable (the
+        inbox) before handling them; one cheap look-up at most. Never raises."""
+        ...
+
     async def on_message(self, event: Event, outbox: Outbox) -> None:
         """Decide whether to answer, generate, and send through `outbox`. Never raises.
         Cancelling it (shutdown) leaves the stored user turn unanswered, to be answered later."""

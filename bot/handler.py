@@ -84,6 +84,17 @@ class ChatHandler:
                 reply = Reply(messages.ERROR, ReplyKind.ERROR, ephemeral=True, reply_to=command.message_id)
             await _send(outbox, reply)
 
+    async def may_answer(self, event: Event) -> bool:
+        if not event.text.strip():
+            return False
+        if event.addressed:
+            return True
+        try:
+            return (await self._store.channel_state(event.where)).enabled
+        except Exception:  # claiming one message too many beats losing one
+            log.exception("reading the state of %s failed", event.where.key)
+            return True
+
     async def on_message(self, event: Event, outbox: Outbox) -> None:
         # One reference per message: in every log line about it, and in a refusal the user sees.
         with log_context(ref=new_ref(), platform=event.where.platform, channel=event.where.key):

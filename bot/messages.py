@@ -16,7 +16,9 @@ __all__ = [
     "DEMO_BANNER",
     "DEMO_WARNING",
     "DISCORD_COMMAND",
+    "DISCORD_FOREIGN_COMMAND",
     "DISCORD_OPTIONS",
+    "DISCORD_STALE_COMMAND",
     "DISCORD_SUBCOMMANDS",
     "EMPTY_REPLY",
     "ERROR",
@@ -323,6 +325,13 @@ DISCORD_OPTIONS = {
     "text": "The new persona line (leave out to see the current one)",
     "args": "What to do (see /gpt2 help)",
 }
+# Answers to interactions that are not the live /gpt2 (Discord shows "The application did not
+# respond" to anything left unanswered).
+DISCORD_FOREIGN_COMMAND = "That isn't a command of this bot (any more). Type `/gpt2 help` to see what I can do."
+DISCORD_STALE_COMMAND = (
+    "That was an old copy of `/gpt2`, and it is gone now. Please use the server's `/gpt2` "
+    "(if you still see two, Discord may need a minute, or a restart of your app, to drop the old one)."
+)
 
 
 # --- safety -----------------------------------------------------------------------------

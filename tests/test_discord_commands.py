@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import pytest
+
+from adapters import discord_handlings
+from adapters.discord_commands import command_payload
 from bot import messages
 from bot.commands import COMMANDS
-from bot.events import ChannelRef, Command, Reply, ReplyKind
-from tests.fakes.discord_rig import ScriptedCore, discord_rig
+from bot.events import ChannelRef, Command, Outbox, Reply, ReplyKind
+from tests.fakes.core import RecordingOutbox
+from tests.fakes.discord_rig import Rig, ScriptedCore, discord_rig
+from tests.fakes.discord_server import GLOBAL, FakeDiscord, RestCall
 
 EPHEMERAL = 1 << 6
 
@@ -86,17 +95,6 @@ async def test_commands_sync_to_configured_guilds_and_can_be_shown_to_everyone()
         assert rig.fake.find("PUT", rf"/applications/{rig.world.bot.id}/commands") == []
 
 
-async def test_other_commands_are_left_alone() -> None:
-    core = ScriptedCore()
-    async with discord_rig(core) as rig:
-        w = rig.world
-        other = await rig.fake.push_command(w.general, w.alice, "play", name="music")
-        await rig.fake.push_command(w.general, w.alice, "help")
-        await core.wait_for(commands=1)
-        assert rig.fake.find("POST", rf"/interactions/{other['id']}/.+/callback") == []
-        assert [c.text for c in core.commands] == ["help"]
-
-
 async def test_long_answers_are_split_and_a_failing_core_gets_an_apology() -> None:
     def answer(command: Command) -> Reply:
         if command.text == "status":
@@ -112,3 +110,97 @@ async def test_long_answers_are_split_and_a_failing_core_gets_an_apology() -> No
         failed = await rig.fake.push_command(w.general, w.alice, "status")
         [apology] = await rig.fake.wait_for("POST", rf"/webhooks/\d+/{failed['token']}")
         assert apology.body["content"] == messages.ERROR
+
+
+async def callback_of(rig: Rig, sent: dict[str, Any]) -> RestCall:
+    [callback] = await rig.fake.wait_for("POST", rf"/interactions/{sent['id']}/.+/callback")
+    return callback
+
+
+async def test_interactions_that_are_not_the_live_gpt2_get_an_ephemeral_answer_instead_of_silence() -> None:
+    core = ScriptedCore()
+    async with discord_rig(core) as rig:
+        w = rig.world
+        other = await rig.fake.push_command(w.general, w.alice, "play", name="music")  # an old command of this app
+        group = {"id": "5000", "name": "gpt2", "type": 1, "options": [{"type": 2, "name": "admin", "options": []}]}
+        grouped = await rig.fake.push_interaction(w.general, w.alice, group)
+        button = await rig.fake.push_interaction(w.general, w.alice, {"custom_id": "x", "component_type": 2}, kind=3)
+        for sent in (other, grouped, button):
+            callback = await callback_of(rig, sent)
+            assert callback.body["type"] == 4  # a message, at once (no "thinking…")
+            assert callback.body["data"]["content"] == messages.DISCORD_FOREIGN_COMMAND
+            assert callback.body["data"]["flags"] == EPHEMERAL
+        await rig.fake.push_command(w.general, w.alice, "help")
+        await core.wait_for(commands=1)
+        assert [c.text for c in core.commands] == ["help"]
+
+
+async def test_guild_sync_deletes_the_global_gpt2_and_answers_a_stale_copy() -> None:
+    fake = FakeDiscord()
+    stale = fake.register(command_payload(restrict=True, allow_dms=True, global_scope=True))  # an earlier global sync
+    foreign = fake.register({"name": "music", "type": 1, "description": "not ours"})
+    core = ScriptedCore()
+    async with discord_rig(core, fake=fake, command_guilds=("100",)) as rig:
+        w = rig.world
+        assert [c["name"] for c in rig.fake.commands["100"]] == ["gpt2"]
+        assert rig.fake.commands[GLOBAL] == [foreign]  # only /gpt2 is removed
+        assert rig.fake.find("DELETE", rf"/applications/{w.bot.id}/commands/{stale['id']}")
+        # Discord clients cache commands for a while: someone still uses the old global copy.
+        used = await rig.fake.push_command(w.general, w.alice, "help")
+        callback = await callback_of(rig, used)
+        assert callback.body["data"]["content"] == messages.DISCORD_STALE_COMMAND
+        assert callback.body["data"]["flags"] == EPHEMERAL
+        live = await rig.fake.push_command(w.general, w.alice, "help", registered_in=w.guild_id)
+        await core.wait_for(commands=1)
+        assert [c.message_id for c in core.commands] == [live["id"]]
+
+
+async def test_global_sync_deletes_server_copies_of_gpt2_and_a_used_stale_copy() -> None:
+    fake = FakeDiscord()
+    world = fake.world
+    copy = fake.register(command_payload(restrict=True, allow_dms=True, global_scope=False), guild_id=world.guild_id)
+    async with discord_rig(ScriptedCore(), fake=fake) as rig:
+        w = rig.world
+        [deleted] = await rig.fake.wait_for("DELETE", rf"/applications/{w.bot.id}/guilds/100/commands/\d+")
+        assert deleted.path.endswith(f"/{copy['id']}") and rig.fake.commands["100"] == []
+        used = await rig.fake.push_command(w.general, w.alice, "show", registered_in=w.guild_id)
+        callback = await callback_of(rig, used)
+        assert callback.body["data"]["content"] == messages.DISCORD_STALE_COMMAND
+        # The copy it came from is deleted at once (a server beyond the start-up sweep's reach).
+        await rig.fake.wait_for("DELETE", rf"/applications/{w.bot.id}/guilds/100/commands/5000")
+
+
+async def test_commands_beyond_the_in_flight_limit_are_answered_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(discord_handlings, "MAX_PENDING", 1)
+    core = ScriptedCore(hold=asyncio.Event())
+    async with discord_rig(core) as rig:
+        w = rig.world
+        await rig.fake.push_message(w.general, w.alice, "<@1000> take your time", mentions=(w.bot,))
+        await core.wait_for(events=1)
+        sent = await rig.fake.push_command(w.general, w.alice, "status")
+        callback = await callback_of(rig, sent)
+        assert (callback.body["type"], callback.body["data"]["content"]) == (4, messages.BUSY)
+        assert callback.body["data"]["flags"] == EPHEMERAL and core.commands == []
+        assert core.hold is not None
+        core.hold.set()
+
+
+async def test_a_command_cut_off_by_a_stop_is_told_to_try_again() -> None:
+    class Stuck(ScriptedCore):
+        async def on_command(self, command: Command, outbox: Outbox) -> None:
+            await super().on_command(command, RecordingOutbox())  # records it, answers nowhere
+            await asyncio.Event().wait()  # never answers
+
+    core = Stuck()
+    async with discord_rig(core) as rig:
+        w = rig.world
+        sent = await rig.fake.push_command(w.general, w.alice, "status")
+        await core.wait_for(commands=1)
+        await rig.adapter.pause()
+        paused = await rig.fake.push_command(w.general, w.alice, "show")
+        callback = await callback_of(rig, paused)
+        assert callback.body["data"]["content"] == messages.restarting(answer_later=False)
+        await rig.adapter.stop()
+        [note] = rig.fake.find("POST", rf"/webhooks/\d+/{sent['token']}")  # replaces "thinking…"
+        assert note.body["content"] == messages.restarting(answer_later=False)
+        assert note.body["flags"] == EPHEMERAL

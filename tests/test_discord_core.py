@@ -10,9 +10,9 @@ from bot import messages
 from bot.errors import GenerationTimeout, QueueFull
 from bot.events import ChannelRef
 from bot.inference.tokenizer import packaged_tokenizer
-from bot.store import Role
+from bot.store import Role, Store
 from tests.fakes.core import ScriptedGenerator, build_core
-from tests.fakes.discord_rig import discord_rig
+from tests.fakes.discord_rig import discord_rig, eventually
 
 MENTION = "<@1000>"
 GENERAL = ChannelRef("discord", "100", "300")
@@ -132,3 +132,37 @@ async def test_a_preview_is_deleted_when_the_reply_turns_into_an_error() -> None
         [deleted] = await rig.fake.wait_for("DELETE", r"/channels/300/messages/\d+")
         assert error.body["content"] == messages.TIMEOUT
         assert rig.fake.calls.index(deleted) < rig.fake.calls.index(error)  # gone before the apology
+
+
+async def test_a_lone_surrogate_is_cleaned_before_the_tokenizer_sees_it() -> None:
+    core = build_core(generator=ScriptedGenerator("Fine, thanks."))
+    async with discord_rig(core.handler) as rig:
+        w = rig.world
+        await rig.fake.push_message(w.general, w.alice, f"{MENTION} how are you \ud83d?", mentions=(w.bot,))
+        [reply] = await rig.replies(w.general)
+        assert reply.body["content"] == "Fine, thanks."  # not the apology for a tokenizer error
+        await eventually(lambda: stored(core.store, 2))
+        [question, _] = await core.store.recent_messages(GENERAL, 10)
+        assert question.text == "how are you \ufffd?"
+
+
+async def test_edited_and_deleted_messages_change_the_stored_history() -> None:
+    core = build_core(generator=ScriptedGenerator("Noted."))
+    async with discord_rig(core.handler) as rig:
+        w = rig.world
+        first = await rig.fake.push_message(w.general, w.alice, f"{MENTION} my name is Bob", mentions=(w.bot,))
+        await rig.replies(w.general)
+        second = await rig.fake.push_message(w.general, w.alice, f"{MENTION} something rude", mentions=(w.bot,))
+        await rig.replies(w.general, count=2)
+        await eventually(lambda: stored(core.store, 4))
+        await rig.fake.push_edit(int(first["id"]), f"{MENTION} my name is Rob")
+        await rig.fake.push_delete(int(second["id"]))  # a moderator removed it
+        await eventually(lambda: texts(core.store, ["my name is Rob", "Noted.", "Noted."]))
+
+
+async def stored(store: Store, turns: int) -> bool:
+    return len(await store.recent_messages(GENERAL, 10)) >= turns
+
+
+async def texts(store: Store, wanted: list[str]) -> bool:
+    return [m.text for m in await store.recent_messages(GENERAL, 10)] == wanted

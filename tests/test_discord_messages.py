@@ -9,14 +9,18 @@ message was already dropped.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from adapters import discord_handlings
 from adapters.discord_render import MESSAGE_LIMIT
 from bot import messages
 from bot.events import Author, ChannelRef, Event
-from tests.fakes.discord_rig import ScriptedCore, discord_rig
+from storage.memory import MemoryInbox
+from tests.fakes.discord_rig import ScriptedCore, discord_rig, eventually
 
 MENTION = "<@1000>"
 
@@ -211,3 +215,96 @@ async def test_an_exception_in_the_core_costs_one_reply_and_the_user_gets_an_apo
         assert apology.body["content"] == messages.ERROR
         assert "secret" not in apology.body["content"] and replies[1].body["content"] == "fine"
         assert any(r.exc_info and "secret internal detail" in str(r.exc_info[1]) for r in caplog.records)
+
+
+async def test_a_mention_of_the_bots_managed_role_counts_as_a_mention_and_is_removed() -> None:
+    core = ScriptedCore()
+    async with discord_rig(core) as rig:
+        w = rig.world
+        role = f"<@&{w.bot_role}>"
+        await rig.fake.push_message(w.general, w.alice, f"{role} hello via the role", role_mentions=(w.bot_role,))
+        [reply] = await rig.replies(w.general)
+        assert reply.body["content"] == "echo: hello via the role"
+        other = f"<@&{w.mod_role}>"  # another role is neither a mention of the bot nor removed
+        await rig.fake.push_message(w.general, w.alice, f"{other} meeting at 5", role_mentions=(w.mod_role,))
+        await rig.fake.push_message(w.other, w.alice, f"{MENTION} barrier", mentions=(w.bot,))
+        await rig.replies(w.other)
+        assert [(e.text, e.addressed) for e in core.events] == [
+            ("hello via the role", True),
+            ("@Moderators meeting at 5", False),
+            ("barrier", True),
+        ]
+
+
+async def test_invalid_unicode_and_control_characters_never_reach_the_core() -> None:
+    core = ScriptedCore()
+    async with discord_rig(core, moderator_roles=("Moderators",)) as rig:
+        w = rig.world
+        # Valid JSON (the fake escapes it as \\ud800), but a lone surrogate is not valid Unicode.
+        await rig.fake.push_message(w.general, w.alice, f"{MENTION} hi \ud800 there\x00!", mentions=(w.bot,))
+        await rig.replies(w.general)
+        await rig.fake.push_command(w.general, w.alice, "persona", {"text": "a \udfff pirate\x07"})
+        await core.wait_for(commands=1)
+        assert core.events[0].text == "hi \ufffd there!"
+        assert core.commands[0].text == "persona a \ufffd pirate"
+
+
+async def test_messages_beyond_the_in_flight_limit_are_answered_busy_not_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(discord_handlings, "MAX_PENDING", 2)
+    core = ScriptedCore(hold=asyncio.Event())
+    async with discord_rig(core) as rig:
+        w = rig.world
+        for n in range(2):
+            await rig.fake.push_message(w.general, w.alice, f"{MENTION} slow {n}", mentions=(w.bot,))
+        await core.wait_for(events=2)
+        third = await rig.fake.push_message(w.other, w.alice, f"{MENTION} one more", mentions=(w.bot,))
+        [busy] = await rig.replies(w.other)
+        assert busy.body["content"] == messages.BUSY
+        assert busy.body["message_reference"]["message_id"] == int(third["id"])
+        assert core.hold is not None
+        core.hold.set()
+        replies = await rig.replies(w.general, count=2)
+        assert sorted(r.body["content"] for r in replies) == ["echo: slow 0", "echo: slow 1"]
+
+
+async def test_each_message_the_core_may_answer_is_claimed_before_it_is_handled_and_done_after() -> None:
+    inbox = MemoryInbox()
+    claimed_first: list[bool] = []
+
+    def answer(event: Event) -> str:
+        claimed_first.append(f"discord:{event.message_id}" in inbox.entries)
+        return "ok"
+
+    core = ScriptedCore(answer=answer, wants=lambda event: event.addressed)
+    async with discord_rig(core, inbox=inbox) as rig:
+        w = rig.world
+        chat = await rig.fake.push_message(w.general, w.alice, "just chatting")  # not for the bot: no write
+        sent = await rig.fake.push_message(w.thread, w.alice, f"{MENTION} in a thread", mentions=(w.bot,))
+        await rig.replies(w.thread)
+        await eventually(lambda: inbox.entries[f"discord:{sent['id']}"].state == "done")
+        assert claimed_first == [True]
+        assert f"discord:{chat['id']}" not in inbox.entries and [e.text for e in core.events] == ["in a thread"]
+        assert inbox.entries[f"discord:{sent['id']}"].route == {"channel": "310", "guild": "100", "message": sent["id"]}
+        await rig.fake.gateway.dispatch("MESSAGE_CREATE", rig.fake.messages[int(sent["id"])])  # delivered again
+        await rig.fake.push_message(w.other, w.alice, f"{MENTION} barrier", mentions=(w.bot,))
+        await rig.replies(w.other)
+        assert len(rig.fake.find("POST", f"/channels/{w.thread}/messages")) == 1  # answered once
+
+
+async def test_while_stopping_a_new_message_is_kept_for_after_the_restart_with_a_note() -> None:
+    core = ScriptedCore()
+    inbox = MemoryInbox()
+    async with discord_rig(core, inbox=inbox) as rig:
+        w = rig.world
+        await rig.adapter.pause()
+        sent = await rig.fake.push_message(w.general, w.alice, f"{MENTION} are you there?", mentions=(w.bot,))
+        [note] = await rig.replies(w.general)
+        assert note.body["content"] == messages.restarting(answer_later=True)
+        assert note.body["message_reference"]["message_id"] == int(sent["id"])
+        assert core.events == []
+        key = f"discord:{sent['id']}"
+        await eventually(lambda: key in inbox.entries and inbox.entries[key].lease_until < datetime.now(UTC))
+        [kept] = await inbox.orphans("discord", timedelta(minutes=5), 10)  # what a restarted bot finds
+        assert kept.key == key

@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from adapters.discord_render import MESSAGE_LIMIT, neutralise_mentions, split_message
+from adapters.discord_render import MESSAGE_LIMIT, neutralise_mentions, render_preview, split_message
+from bot import messages
 
 
 def test_short_text_is_one_message_and_blank_text_is_none() -> None:
@@ -57,3 +58,13 @@ def test_mass_and_role_mentions_are_neutralised_but_still_read_the_same() -> Non
     assert "@everyone" not in safe and "@here " not in safe and "<@&" not in safe
     assert "<@456>" in safe and "mail@hereford.example" in safe  # user pings are stopped by allowed_mentions
     assert safe.replace("\u200b", "") == text
+
+
+def test_a_preview_is_one_message_that_always_ends_in_the_preview_mark() -> None:
+    short = messages.preview("Just begun")
+    assert render_preview(short) == short
+    long = messages.preview("word " * 1000)  # 5,000 characters written so far
+    shown = render_preview(long)
+    assert len(shown) <= MESSAGE_LIMIT and shown.endswith(messages.preview(""))
+    assert long.startswith(shown[: -len(messages.preview(""))])
+    assert render_preview(messages.preview("ping @everyone")) == messages.preview("ping @\u200beveryone")

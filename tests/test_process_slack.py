@@ -30,10 +30,11 @@ from storage.database import create_engine, is_sqlite, upgrade
 from storage.inbox import SqlInbox
 from storage.repository import SqlStore
 from tests.conftest import DATABASES, empty_database
-from tests.fakes.process import BotProcess, free_port
+from tests.fakes.process import BotProcess, write_config
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_requests import SlackSender, event_callback, sign
 from tests.fakes.slack_rig import BOT_TOKEN, SIGNING_SECRET
+from tests.process import bot_env, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
@@ -65,7 +66,7 @@ class Running:
 
     async def restart(self) -> None:
         await self.bot.start()
-        await self.bot.wait_for_port(self.port, START_S)
+        await self.bot.wait_for_port(self.port, within_s=START_S)
 
 
 @asynccontextmanager
@@ -74,11 +75,12 @@ async def slack_bot(
 ) -> AsyncIterator[Running]:
     """The bot process (config sections changed by `changes`), started and listening."""
     port = free_port()
-    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
-    process = BotProcess(directory, config(api, url, port, changes), env)
+    path = write_config(directory / "bot.toml", config(api, url, port, changes))
+    env = bot_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET)
+    process = BotProcess(path, env, directory / "bot.log")
     sender = SlackSender(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET)
     async with process:
-        await process.wait_for_port(port, START_S)
+        await process.wait_for_port(port, within_s=START_S)
         try:
             yield Running(process, sender, port)
         finally:
@@ -122,7 +124,8 @@ async def until(api: FakeSlackApi, done: Callable[[], bool], within_s: float, wh
     try:
         await api.wait_until(done, within_s)
     except TimeoutError:
-        raise AssertionError(f"not within {within_s:.0f} s: {what}\n{bot.tail()}") from None
+        tail = "\n".join(bot.log_lines()[-40:])
+        raise AssertionError(f"not within {within_s:.0f} s: {what}\n{tail}") from None
 
 
 async def stored(url: str, where: ChannelRef) -> list[Role]:
@@ -144,7 +147,7 @@ async def left_for_later(url: str) -> set[str]:
 
 
 def tracebacks(bot: BotProcess) -> list[str]:
-    return [line for line in bot.lines if "Traceback" in line]
+    return [line for line in bot.log_lines() if "Traceback" in line]
 
 
 async def burst(sender: SlackSender, convos: list[tuple[str, str]], event_ids: Mapping[str, str]) -> None:
@@ -187,9 +190,9 @@ async def test_after_kill_9_and_a_restart_every_acknowledged_mention_is_answered
             await sender.event(mention("CK0", "1800.0001", "a long one"), event_id="EvLast")
             await until(api, lambda: bool(api.thread("CK0", "1800.0001")), 30, "a placeholder", bot)
             bot.send(signal.SIGTERM)
-            await bot.wait_for_line(r"stopping 1/3: taking no new messages; [1-9]\d* repl", 10)
+            await bot.wait_for_line(r"stopping 1/3: taking no new messages; [1-9]\d* repl", within_s=10)
             bot.send(signal.SIGTERM)
-            assert await bot.wait(5) == 128 + signal.SIGTERM
+            assert await bot.wait(within_s=5) == 128 + signal.SIGTERM
 
 
 async def test_sigterm_finishes_or_notes_every_reply_answers_503_meanwhile_and_exits_0(tmp_path: Path) -> None:
@@ -203,11 +206,11 @@ async def test_sigterm_finishes_or_notes_every_reply_answers_503_meanwhile_and_e
             await burst(sender, convos, ids)
             await until(api, lambda: len(api.calls_to("chat.postMessage")) >= 30, 30, "30 placeholders", bot)
             bot.send(signal.SIGTERM)
-            await bot.wait_for_line("stopping 1/3", 10)
+            await bot.wait_for_line("stopping 1/3", within_s=10)
             late = await sender.event(mention("CS0", "1900.0001"))
             assert late.status == 503  # Slack delivers it again: elsewhere, or after the restart
-            assert await bot.wait(30) == 0
-            run = bot.since(1)
+            assert await bot.wait(within_s=30) == 0
+            run = bot.log_lines()
             assert [sum(f"stopping {n}/3" in line for line in run) for n in (1, 2, 3)] == [1, 1, 1]
             for channel, ts in convos:
                 shown = [m.shown for m in api.thread(channel, ts)]
@@ -241,7 +244,7 @@ async def ask(shared: Shared, channel: str, ts: str, text: str = "hello") -> Non
 
 
 async def test_a_web_api_outage_loses_no_user_turn_and_leaves_no_placeholder(bot: Shared) -> None:
-    api, mark = bot.api, len(bot.bot.lines)
+    api, mark = bot.api, len(bot.bot.log_lines())
     api.fail("*", "internal_error", status=500, body="text", times=10_000)
     convos = threads(4, "O")
     try:
@@ -249,7 +252,8 @@ async def test_a_web_api_outage_loses_no_user_turn_and_leaves_no_placeholder(bot
             if i == 2:
                 api.fail("*", "dropped", status=500, body="drop", times=10_000)  # now connections drop instead
             await ask(bot, channel, ts)
-        await bot.bot.wait_for_line(r"slack: reply to message \S+ in CO\d was not delivered", 60, after=mark, count=4)
+        not_delivered = r"slack: reply to message \S+ in CO\d was not delivered"
+        await bot.bot.wait_for_line(not_delivered, within_s=60, after=mark, count=4)
     finally:
         api.heal()
     for channel, ts in convos:
@@ -261,12 +265,12 @@ async def test_a_web_api_outage_loses_no_user_turn_and_leaves_no_placeholder(bot
 async def test_429_on_the_final_update_and_on_the_fallback_post_is_logged_and_removes_the_placeholder(
     bot: Shared,
 ) -> None:
-    api, mark = bot.api, len(bot.bot.lines)
+    api, mark = bot.api, len(bot.bot.log_lines())
     api.rate_limit("chat.update", times=3, retry_after=1)  # more than slack_sdk's retries
     api.fail("chat.postMessage", "ratelimited", status=429, times=3, retry_after=1, skip=1)  # after the placeholder
     await ask(bot, "CR", "1750.0001")
     failure = await bot.bot.wait_for_line(
-        r"reply to message 1750\.0001 in CR was not delivered \((.*)\)", 30, after=mark
+        r"reply to message 1750\.0001 in CR was not delivered \((.*)\)", within_s=30, after=mark
     )
     assert "ratelimited" in failure.group(1)
     await until(api, lambda: api.thread("CR", "1750.0001") == [], 10, "placeholder removed", bot.bot)
@@ -338,5 +342,5 @@ async def test_fuzzed_requests_get_4xx_or_200_never_a_traceback_nor_a_hang(bot: 
     await ask(bot, "CF", "1770.0001", "still there?")
     await until(bot.api, lambda: bool(answers(bot.api, "CF", "1770.0001")), 30, "an answer after the fuzz", bot.bot)
     assert tracebacks(bot.bot) == []
-    forged_logged = [line for line in bot.bot.lines if MARKER in line]
+    forged_logged = [line for line in bot.bot.log_lines() if MARKER in line]
     assert forged_logged == []

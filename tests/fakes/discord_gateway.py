@@ -3,6 +3,8 @@
 Frames go out as plain-text JSON (discord.py only decompresses binary frames, so the
 `compress=zlib-stream` the client asks for can be ignored). Sessions are sharded like
 Discord's: a guild's events go to shard `(guild_id >> 22) % shard_count`, DMs to shard 0.
+Failures are scripted with `send_raw` (any text frame, e.g. one that is not JSON, to every
+session) and `poison` (a frame sent to every new session right after its GUILD_CREATE).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Gateway:
         self.paths: list[str] = []  # request path of every websocket connect
         self.identifies: list[Json] = []  # every IDENTIFY payload received
         self.sessions: list[_Session] = []
+        self.poison = ""  # when set, every new session gets this raw frame after GUILD_CREATE
         self._on_event = on_event
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
@@ -119,6 +122,8 @@ class Gateway:
         if owns_guild:
             await session.send(0, guild_payload(world), "GUILD_CREATE")
         self.sessions.append(session)
+        if self.poison:
+            await ws.send_str(self.poison)
         await self._on_event()
         return session
 
@@ -128,6 +133,12 @@ class Gateway:
         for session in list(self.sessions):
             if session.owns(guild_id) and not session.ws.closed:
                 await session.send(0, self._visible(session, event, data), event)
+
+    async def send_raw(self, text: str) -> None:
+        """Send `text` as it is, as one text frame, to every session."""
+        for session in list(self.sessions):
+            if not session.ws.closed:
+                await session.ws.send_str(text)
 
     def _visible(self, session: _Session, event: str, data: Json) -> Json:
         """Without the message-content intent, Discord blanks messages not meant for the bot."""

@@ -3,8 +3,10 @@
 Field sets follow discord.py 2.7's `discord/types/*` TypedDicts (user, member, role,
 channel, threads, guild, message, interactions), including the keys discord.py reads
 unconditionally. One small fixed world is described by `World`: a guild with roles,
-two text channels, a thread, members (a plain member, a Manage Channels member, a
-member with a configured moderator role, another bot) and a DM channel.
+two text channels, a thread, an archived thread the gateway never announced (only REST
+knows it), members (a plain member, a Manage Channels member, a member with a configured
+moderator role, another bot) and a DM channel. The bot has its managed integration role,
+as every bot added with permissions does (`<@&role>` mentions of it count as mentions).
 """
 
 from __future__ import annotations
@@ -51,16 +53,18 @@ class Person:
 class World:
     """Ids of everything the fake knows; snowflakes are small ints, sent as strings."""
 
-    bot: Person = Person(1000, "gpt2bot", bot=True)
+    bot: Person = Person(1000, "gpt2bot", bot=True, role_ids=(203,))
     guild_id: int = 100
     guild_name: str = "Test Guild"
     owner_id: int = 2999  # not one of the members below, so nobody is owner-privileged
     general: int = 300  # text channel
     other: int = 301  # a second text channel
     thread: int = 310  # public thread inside `general`
+    archived_thread: int = 311  # inside `general`, not in GUILD_CREATE: discord.py has not cached it
     dm: int = 400  # DM channel between `alice` and the bot
     mod_role: int = 201  # named "Moderators", no permissions: moderator only via config
     manager_role: int = 202  # "Managers": Manage Channels
+    bot_role: int = 203  # the bot's own managed role (tags.bot_id = the bot)
     alice: Person = Person(2001, "alice")
     manager: Person = Person(2002, "mallory", role_ids=(202,))
     role_mod: Person = Person(2003, "rolf", role_ids=(201,))
@@ -74,7 +78,7 @@ class World:
         return (self.bot, self.alice, self.manager, self.role_mod, self.other_bot)
 
     def guild_channel_ids(self) -> set[int]:
-        return {self.general, self.other, self.thread}
+        return {self.general, self.other, self.thread, self.archived_thread}
 
     def permissions_of(self, person: Person) -> int:
         """Guild-level permissions: @everyone plus the person's roles (no overwrites used)."""
@@ -119,8 +123,8 @@ def member_payload(person: Person, *, with_user: bool = True, permissions: int |
     return data
 
 
-def _role(role_id: int, name: str, perms: int, position: int) -> Json:
-    return {
+def _role(role_id: int, name: str, perms: int, position: int, *, bot_id: int | None = None) -> Json:
+    data: Json = {
         "id": str(role_id),
         "name": name,
         "color": 0,
@@ -128,12 +132,15 @@ def _role(role_id: int, name: str, perms: int, position: int) -> Json:
         "hoist": False,
         "position": position,
         "permissions": str(perms),
-        "managed": False,
+        "managed": bot_id is not None,
         "mentionable": False,
         "flags": 0,
         "icon": None,
         "unicode_emoji": None,
     }
+    if bot_id is not None:
+        data["tags"] = {"bot_id": str(bot_id)}
+    return data
 
 
 def text_channel_payload(world: World, channel_id: int, name: str, *, nsfw: bool = False) -> Json:
@@ -153,9 +160,10 @@ def text_channel_payload(world: World, channel_id: int, name: str, *, nsfw: bool
     }
 
 
-def thread_payload(world: World) -> Json:
+def thread_payload(world: World, thread_id: int | None = None) -> Json:
+    archived = thread_id == world.archived_thread
     return {
-        "id": str(world.thread),
+        "id": str(thread_id or world.thread),
         "type": 11,
         "guild_id": str(world.guild_id),
         "parent_id": str(world.general),
@@ -168,7 +176,7 @@ def thread_payload(world: World) -> Json:
         "flags": 0,
         "last_message_id": None,
         "thread_metadata": {
-            "archived": False,
+            "archived": archived,
             "auto_archive_duration": 1440,
             "archive_timestamp": TIMESTAMP,
             "locked": False,
@@ -178,8 +186,8 @@ def thread_payload(world: World) -> Json:
 
 
 def channel_payload(world: World, channel_id: int) -> Json:
-    if channel_id == world.thread:
-        return thread_payload(world)
+    if channel_id in (world.thread, world.archived_thread):
+        return thread_payload(world, channel_id)
     if channel_id == world.dm:
         return {
             "id": str(world.dm),
@@ -194,6 +202,7 @@ def channel_payload(world: World, channel_id: int) -> Json:
 def guild_payload(world: World) -> Json:
     roles = [_role(world.guild_id, "@everyone", EVERYONE_PERMS, 0)]
     roles += [_role(rid, name, perms, i + 1) for i, (rid, name, perms) in enumerate(world.roles)]
+    roles.append(_role(world.bot_role, world.bot.name, EVERYONE_PERMS, len(roles), bot_id=world.bot.id))
     members = [member_payload(p) for p in world.people]
     return {
         "id": str(world.guild_id),
@@ -252,6 +261,7 @@ def message_payload(
     content: str,
     *,
     mentions: tuple[Person, ...] = (),
+    role_mentions: tuple[int, ...] = (),
     reply_to: Json | None = None,
     flags: int = 0,
 ) -> Json:
@@ -266,7 +276,7 @@ def message_payload(
         "edited_timestamp": None,
         "tts": False,
         "mention_everyone": False,
-        "mention_roles": [],
+        "mention_roles": [str(r) for r in role_mentions],
         "attachments": [],
         "embeds": [],
         "components": [],

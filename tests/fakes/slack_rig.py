@@ -47,6 +47,9 @@ class ScriptedCore:
     changes: list[tuple[str, ChannelRef, str, str]] = field(default_factory=list)  # edits and deletions
     received: asyncio.Event = field(default_factory=asyncio.Event)
 
+    async def may_answer(self, event: Event) -> bool:
+        return True
+
     async def on_message(self, event: Event, outbox: Outbox) -> None:
         self.events.append(event)
         self.received.set()
