@@ -3,10 +3,12 @@
 Socket Mode when an app-level token is set, otherwise HTTP mode (`SlackHttp`: signature
 checked before anything is parsed). Bolt runs with `process_before_response`, so its
 listeners here run *before* Slack gets its acknowledgement, and all they do is make the
-work durable: translate the payload (`slack_translate`), `claim` it in the inbox with a
-route to answer it from later, and start a task for it. Slack gets its 200 only once the
-claim is stored, within milliseconds; a listener that cannot store it refuses the request
-(HTTP 503 / no Socket Mode ack), so Slack delivers it again. The task marks the event done
+work durable: translate the payload (`slack_translate`), ask the core whether it may answer
+a message at all (`Core.may_answer`: addressed, or auto-reply is on there; other chatter
+costs no write), `claim` it in the inbox with a route to answer it from later, and start a
+task for it. Slack gets its 200 only once the claim is stored, within milliseconds; a
+listener that cannot store it refuses the request (HTTP 503 / no Socket Mode ack), so Slack
+delivers it again. The task marks the event done
 when the core has handled it; a redelivery (`X-Slack-Retry-Num`) of an answered or
 running event is a duplicate and only acknowledged.
 
@@ -61,7 +63,7 @@ from adapters.slack_web import ApiFailure, PreviewPace, RateLimitWatch, SlackWeb
 from bot import messages
 from bot.config import Secrets, SlackSection
 from bot.errors import AdapterError
-from bot.events import Command, Core, Event, Reply, ReplyKind
+from bot.events import Author, Command, Core, Event, Reply, ReplyKind
 from bot.inbox import Claim, Delivery, Inbox, recover
 
 __all__ = ["MAX_PENDING", "SlackAdapter"]
@@ -314,6 +316,8 @@ class SlackAdapter:
             return _refuse("error")
         if work is None:
             return None
+        if isinstance(work, Incoming) and not await self._core.may_answer(_event(work, Author(work.user, work.user))):
+            return None  # not for the bot (auto-reply is off there): acknowledged, nothing to keep
         event = body.get("event")
         event_ts = event.get("event_ts") if isinstance(event, Mapping) else None
         event_id = body.get("event_id")
@@ -404,14 +408,7 @@ class SlackAdapter:
         author = await self._people.author(message.user)
         if author.is_bot:
             return
-        event = Event(
-            where=message.where,
-            author=author,
-            text=message.text,
-            message_id=message.ts,
-            addressed=message.addressed,
-            is_dm=message.is_dm,
-        )
+        event = _event(message, author)
         outbox = self._thread_outbox(message, earlier="" if earlier is None else earlier.ts)
         cancelled = False
         try:
@@ -470,6 +467,17 @@ class SlackAdapter:
         return CommandOutbox(
             self._web, response_url=command.response_url, channel=command.where.channel, user=command.user
         )
+
+
+def _event(message: Incoming, author: Author) -> Event:
+    return Event(
+        where=message.where,
+        author=author,
+        text=message.text,
+        message_id=message.ts,
+        addressed=message.addressed,
+        is_dm=message.is_dm,
+    )
 
 
 def _may_answer_busy(work: Work) -> bool:

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from transformers import PreTrainedTokenizerBase
 
 from bot import messages
@@ -21,6 +22,7 @@ from bot.config import Config
 from bot.events import ChannelRef
 from storage.database import create_engine, upgrade
 from storage.inbox import SqlInbox
+from storage.models import InboxRow
 from storage.repository import SqlStore
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_core import ScriptedGenerator, real_core
@@ -136,10 +138,13 @@ async def test_channel_messages_are_answered_only_after_a_moderator_enables_the_
 
         await rig.sender.command("enable", user="UADMIN", response_url=rig.api.response_url())
         await rig.api.wait_for("response_url", 2)
-        await rig.sender.event({**plain, "text": "now?", "ts": "10.2"})
+        await rig.sender.event({**plain, "text": "now?", "ts": "10.2"}, event_id="EvNow")
         update = (await rig.api.wait_for("chat.update"))[0]
         assert update.body["text"] == "Hello from the model."
         assert rig.api.calls_to("chat.postMessage")[0].body["thread_ts"] == "10.2"
+        async with store.engine.connect() as connection:
+            kept = set((await connection.execute(select(InboxRow.key))).scalars())
+        assert "slack:EvNow" in kept and len([k for k in kept if not k.startswith("slack:command:")]) == 1
 
 
 async def test_generated_channel_broadcast_never_reaches_slack_as_a_mention(
