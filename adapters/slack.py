@@ -1,61 +1,92 @@
-"""The Slack adapter: slack-bolt (async) traffic in, the core's replies out.
+"""The Slack adapter: slack-bolt (async) traffic in, the core's replies out, nothing lost.
 
-Socket Mode when an app-level token is set, otherwise HTTP mode: an aiohttp server on
-`slack.host:port` + `slack.path`, where Bolt verifies every request's v0 signature and
-rejects stale timestamps. Each request is acknowledged before any work starts (Bolt acks
-events itself; the command listener acks first), then the work runs in a task this
-adapter owns, bounded in number and cancelled on `stop()`. An event id is handled once,
-through the seen-events store, so Slack's redeliveries (`X-Slack-Retry-Num`) never
-produce a second reply, even across a restart.
+Socket Mode when an app-level token is set, otherwise HTTP mode (`SlackHttp`: signature
+checked before anything is parsed). Bolt runs with `process_before_response`, so its
+listeners here run *before* Slack gets its acknowledgement, and all they do is make the
+work durable: translate the payload (`slack_translate`), ask the core whether it may answer
+a message at all (`Core.may_answer`: addressed, or auto-reply is on there; other chatter
+costs no write), `claim` it in the inbox with a route to answer it from later, and start a
+task for it. Slack gets its 200 only once the claim is stored, within milliseconds; a
+listener that cannot store it refuses the request (HTTP 503 / no Socket Mode ack), so Slack
+delivers it again. The task marks the event done
+when the core has handled it; a redelivery (`X-Slack-Retry-Num`) of an answered or
+running event is a duplicate and only acknowledged.
+
+Nothing acknowledged is dropped. At most `max_pending` handlings run at once; beyond that
+a mention, DM or command is answered "busy" (at most as many again), and anything else is
+refused for Slack to deliver later. On `pause()` new requests are refused (HTTP 503;
+Socket Mode disconnects); `stop()` cancels what still runs: each cancelled reply leaves a
+"restarting" note where its placeholder stood, and its event goes back to the inbox.
+A recovery loop (`bot.inbox.recover`) answers events left unanswered by a stopped or
+crashed process, found in the inbox at start and every `recover_every_s`. Such a retry first
+reads the thread (conversations.replies: the scopes that let the app see messages let it read
+them): a reply the dead process delivered in its last moments, before marking the event done,
+is not sent again, and its placeholder or "restarting" note is reused (see `slack_outbox`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
-from collections.abc import Coroutine, Mapping
+import secrets
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
-from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
-from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped, warning_token_skipped
+from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.async_handler import default_interval_calculator
+from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 
-from adapters.slack_outbox import API_ERRORS, CommandOutbox, ThreadOutbox, reason
+from adapters.slack_http import SlackHttp
+from adapters.slack_outbox import CommandOutbox, EarlierReply, ThreadOutbox, earlier_reply
 from adapters.slack_people import People
-from adapters.slack_translate import Incoming, command_ref, incoming
+from adapters.slack_translate import (
+    Change,
+    Incoming,
+    SlashCommand,
+    Work,
+    change,
+    from_route,
+    incoming,
+    route,
+    slash_command,
+)
+from adapters.slack_web import ApiFailure, PreviewPace, RateLimitWatch, SlackWeb, web_client
 from bot import messages
 from bot.config import Secrets, SlackSection
 from bot.errors import AdapterError
-from bot.events import Command, Core, Event
-from bot.inbox import Claim, Inbox
+from bot.events import Author, Command, Core, Event, Reply, ReplyKind
+from bot.inbox import Claim, Delivery, Inbox, recover
 
-__all__ = ["SlackAdapter"]
+__all__ = ["MAX_PENDING", "SlackAdapter"]
 
 log = logging.getLogger(__name__)
 
 COMMAND = "/gpt2"
-MAX_PENDING = 256  # handlings in flight; beyond this new requests are acked and dropped
+MAX_PENDING = 256  # handlings in flight; beyond this mentions are answered "busy"
 _CONNECT_TIMEOUT_S = 30.0
-_STOP_GRACE_S = 5.0  # how long stop() lets cancelled handlings tidy up
+_STOP_GRACE_S = 5.0  # how long stop() lets cancelled handlings leave their notes
 
 
 class _BoltNoise(logging.Filter):
-    """Drops Bolt's start-up warning that SLACK_BOT_TOKEN in the environment goes unused.
+    """Drops Bolt's start-up warnings that the SLACK_BOT_TOKEN variable or a token goes unused.
 
-    Bolt reads that variable whenever it is set, but the token reaches Slack through the
-    client built here (from the variable the config names), so the warning only misleads.
+    The token reaches Slack through the client built here (from the variable the config
+    names), and authorization comes from the `auth.test` made at start, so they only mislead.
     """
 
-    _TEXT = warning_client_prioritized_and_token_skipped()
+    _TEXTS = frozenset({warning_client_prioritized_and_token_skipped(), warning_token_skipped()})
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != self._TEXT
+        return record.getMessage() not in self._TEXTS
 
 
 _BOLT_NOISE = _BoltNoise()
@@ -74,20 +105,31 @@ class SlackAdapter:
         inbox: Inbox,
         *,
         recover_within: timedelta = timedelta(minutes=15),
+        recover_every_s: float = 10.0,
+        max_pending: int = MAX_PENDING,
+        backoff: RetryIntervalCalculator = default_interval_calculator,
     ) -> None:
         self._config = config
         self._secrets = secrets
         self._core = core
         self._inbox = inbox
         self._recover_within = recover_within
+        self._recover_every_s = recover_every_s
+        self._max_pending = max_pending
+        self._backoff = backoff  # between retries of a failed Web API call
         self._paused = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # handlings and busy answers
+        self._busy: set[asyncio.Task[None]] = set()  # the busy answers among them
+        self._room = asyncio.Event()  # set whenever a handling ends
         self._stopped = asyncio.Event()
+        self._recovery: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._client: AsyncWebClient | None = None
+        self._web: SlackWeb | None = None
         self._people: People | None = None
-        self._runner: web.AppRunner | None = None
+        self._pace: PreviewPace | None = None
+        self._http: SlackHttp | None = None
         self._socket: AsyncSocketModeHandler | None = None
+        self._identity: Mapping[str, Any] = {}
         self._bot_user_id = ""
         self.url = ""  # HTTP mode: where Slack should send requests, once started
 
@@ -98,8 +140,10 @@ class SlackAdapter:
 
     @property
     def pending(self) -> int:
-        """Handlings still running (acked requests whose work is not done)."""
+        """Handlings still running (acknowledged events whose work is not done)."""
         return len(self._tasks)
+
+    # --- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
         if not self._secrets.slack_bot_token:
@@ -110,53 +154,67 @@ class SlackAdapter:
                 f"(or set {self._config.app_token_env} for Socket Mode)"
             )
         self._session = aiohttp.ClientSession()
-        client = AsyncWebClient(
-            token=self._secrets.slack_bot_token,
-            base_url=self._config.api_base_url or AsyncWebClient.BASE_URL,
-            session=self._session,
-            timeout=15,
+        watch = RateLimitWatch()
+        client = web_client(
+            self._secrets.slack_bot_token, self._config.api_base_url, self._session, watch, backoff=self._backoff
         )
-        self._client = client
-        self._people = People(client, self._config.admin_users)
+        self._web = SlackWeb(client)
+        self._people = People(self._web, self._config.admin_users)
+        self._pace = PreviewPace(watch)
         try:
-            identity = await client.auth_test()
-        except API_ERRORS as exc:
+            self._identity = await self._web.auth_test()
+        except ApiFailure as exc:
             await self.stop()
-            if isinstance(exc, SlackApiError):
+            if exc.status:
                 env = self._config.bot_token_env
-                raise AdapterError(f"Slack rejected the bot token from {env}: {reason(exc)}") from None
-            raise AdapterError(f"cannot reach the Slack Web API at {client.base_url}: {reason(exc)}") from None
-        self._bot_user_id = str(identity.get("user_id") or "")
+                raise AdapterError(f"Slack rejected the bot token from {env}: {exc.reason}") from None
+            raise AdapterError(f"cannot reach the Slack Web API at {client.base_url}: {exc.reason}") from None
+        self._bot_user_id = str(self._identity.get("user_id") or "")
         app = self._build_app(client)
         try:
             if self.mode == "socket":
-                await self._start_socket(app, client)
+                await self._start_socket(app)
             else:
-                await self._start_http(app)
+                self._http = SlackHttp(app, self._secrets.slack_signing_secret, paused=lambda: self._paused)
+                self.url = await self._http.start(self._config.host, self._config.port, self._config.path)
+                log.info("slack: HTTP mode, listening on %s", self.url)
         except BaseException:
             await self.stop()
             raise
+        if self._recover_within > timedelta(0):
+            self._recovery = asyncio.create_task(
+                recover(
+                    self._inbox,
+                    "slack",
+                    self._recovered,
+                    max_age=self._recover_within,
+                    every_s=self._recover_every_s,
+                ),
+                name="slack-recovery",
+            )
 
     async def wait(self) -> None:
         await self._stopped.wait()
 
     async def pause(self) -> None:
         self._paused = True  # HTTP: new requests get 503, so Slack retries them (elsewhere)
+        await self._stop_recovery()
+        if self._socket is not None:  # Slack sends to the app's other connections, or again later
+            socket, self._socket = self._socket, None
+            await socket.close_async()
 
     async def idle(self) -> None:
         while self._tasks:
             await asyncio.wait(list(self._tasks))
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-        if self._socket is not None:
-            socket, self._socket = self._socket, None
-            await socket.close_async()
+        await self.pause()
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.stop()
         tasks = list(self._tasks)
         for task in tasks:
-            task.cancel()  # each handling still deletes its placeholder on the way out
+            task.cancel()  # each leaves a "restarting" note and releases its event
         if tasks:
             await asyncio.wait(tasks, timeout=_STOP_GRACE_S)
         if self._session is not None:
@@ -164,156 +222,268 @@ class SlackAdapter:
             await session.close()
         self._stopped.set()
 
-    # --- wiring -------------------------------------------------------------------
+    async def _stop_recovery(self) -> None:
+        if self._recovery is not None:
+            task, self._recovery = self._recovery, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
-    def _build_app(self, client: AsyncWebClient) -> AsyncApp:
+    # --- wiring -------------------------------------------------------------------------
+
+    def _build_app(self, client: Any) -> AsyncApp:
         bolt_log = logging.getLogger("adapters.slack.bolt")
         if _BOLT_NOISE not in bolt_log.filters:
             bolt_log.addFilter(_BOLT_NOISE)
+        identity = self._identity
+
+        async def authorize() -> AuthorizeResult:  # from the auth.test at start: no Web API call before an ack
+            return AuthorizeResult(
+                enterprise_id=identity.get("enterprise_id"),
+                team_id=identity.get("team_id"),
+                bot_user_id=self._bot_user_id or None,
+                bot_id=identity.get("bot_id"),
+                bot_token=self._secrets.slack_bot_token,
+            )
+
         app = AsyncApp(
             client=client,
+            authorize=authorize,
             signing_secret=self._secrets.slack_signing_secret,  # a str, so Bolt reads no env var
             request_verification_enabled=self.mode == "http",
+            process_before_response=True,  # listeners claim the event before Slack gets its ack
+            raise_error_for_unhandled_request=True,
             logger=bolt_log,
         )
         app.event("app_mention")(self._on_app_mention)
         app.event("message")(self._on_message)
         app.command(COMMAND)(self._on_command)
+        app.error(self._on_error)
         return app
 
-    async def _start_http(self, app: AsyncApp) -> None:
-        async def handle(request: web.Request) -> web.Response:
-            if self._paused:
-                return web.Response(status=503, text="stopping", headers={"Retry-After": "1"})
-            return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
-
-        web_app = web.Application()
-        web_app.router.add_post(self._config.path, handle)
-        self._runner = web.AppRunner(web_app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._config.host, self._config.port)
+    async def _start_socket(self, app: AsyncApp) -> None:
+        assert self._web is not None
+        self._socket = AsyncSocketModeHandler(app, app_token=self._secrets.slack_app_token, web_client=self._web.client)
         try:
-            await site.start()
-        except OSError as exc:
-            where = f"{self._config.host}:{self._config.port}"
-            raise AdapterError(f"Slack HTTP mode cannot listen on {where}: {exc.strerror}") from None
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}{self._config.path}"
-        log.info("slack: HTTP mode, listening on %s", self.url)
-
-    async def _start_socket(self, app: AsyncApp, client: AsyncWebClient) -> None:
-        self._socket = AsyncSocketModeHandler(app, app_token=self._secrets.slack_app_token, web_client=client)
-        try:
-            opened = await client.apps_connections_open(app_token=self._secrets.slack_app_token)
-        except API_ERRORS as exc:
-            detail = reason(exc)
-            raise AdapterError(f"Slack rejected the app token from {self._config.app_token_env}: {detail}") from None
-        self._socket.client.wss_uri = str(opened["url"])
+            self._socket.client.wss_uri = await self._web.connections_open(self._secrets.slack_app_token)
+        except ApiFailure as exc:
+            env = self._config.app_token_env
+            raise AdapterError(f"Slack rejected the app token from {env}: {exc.reason}") from None
         try:
             await asyncio.wait_for(self._socket.connect_async(), _CONNECT_TIMEOUT_S)
         except TimeoutError:
             raise AdapterError("Slack Socket Mode: no websocket connection within 30 s") from None
         log.info("slack: Socket Mode connected")
 
-    # --- listeners: run after Bolt acked; they only hand work to a task --------------
+    # --- listeners: run before the ack; they only make the work durable and start it ------
 
-    async def _on_app_mention(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
-        self._accept_event(body, context, mention=True)
+    async def _on_app_mention(self, body: dict[str, Any]) -> BoltResponse | None:
+        return await self._accept_event(body, lambda: incoming(body, self._bot_user_id, mention=True))
 
-    async def _on_message(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
-        self._accept_event(body, context, mention=False)
+    async def _on_message(self, body: dict[str, Any]) -> BoltResponse | None:
+        bot = self._bot_user_id
+        return await self._accept_event(body, lambda: incoming(body, bot, mention=False) or change(body, bot))
 
-    async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
-        await ack()
-        self._spawn(self._handle_command(command))
-
-    def _accept_event(self, body: Mapping[str, Any], context: AsyncBoltContext, *, mention: bool) -> None:
-        bot_user_id = context.bot_user_id or self._bot_user_id
-        message = incoming(body, bot_user_id, mention=mention)
-        if message is not None:
-            event_id = str(body.get("event_id") or f"{message.channel}:{message.ts}")
-            self._spawn(self._handle_message(event_id, message))
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        if len(self._tasks) >= MAX_PENDING:
-            work.close()
-            log.warning("slack: %d handlings in flight; dropping a request", MAX_PENDING)
-            return
-        task = asyncio.create_task(self._guard(work))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    @staticmethod
-    async def _guard(work: Coroutine[Any, Any, None]) -> None:
+    async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> BoltResponse | None:
         try:
-            await work
-        except API_ERRORS as exc:
-            log.error("slack: a Web API call failed while replying (%s)", reason(exc))
+            command = slash_command(body)
+        except Exception:  # a bug, not the request: Slack should try again, and the log show it
+            log.exception("slack: reading a /gpt2 command failed")
+            return _refuse("error")
+        refused = await self._accept(f"slack:command:{command.trigger_id or secrets.token_hex(8)}", command)
+        if refused is None:
+            await ack()
+        return refused
+
+    async def _on_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse:
+        """Bolt's own handling failed or found no listener: the request is not one we serve."""
+        if isinstance(error, BoltUnhandledRequestError):
+            if body.get("type") == "event_callback":  # an event type the app is subscribed to but ignores
+                return BoltResponse(status=200, body="")
+            log.debug("slack: no listener for a %s request", body.get("type") or "typeless")
+            return BoltResponse(status=404, body="")
+        log.warning("slack: answered 400 to a request Bolt could not process (%s)", type(error).__name__)
+        log.debug("slack: what Bolt raised", exc_info=error)
+        return BoltResponse(status=400, body="")
+
+    async def _accept_event(
+        self, body: Mapping[str, Any], read: Callable[[], Incoming | Change | None]
+    ) -> BoltResponse | None:
+        try:
+            work = read()
+        except Exception:  # a bug, not the request: Slack should try again, and the log show it
+            log.exception("slack: reading an event failed")
+            return _refuse("error")
+        if work is None:
+            return None
+        if isinstance(work, Incoming) and not await self._core.may_answer(_event(work, Author(work.user, work.user))):
+            return None  # not for the bot (auto-reply is off there): acknowledged, nothing to keep
+        event = body.get("event")
+        event_ts = event.get("event_ts") if isinstance(event, Mapping) else None
+        event_id = body.get("event_id")
+        if not isinstance(event_id, str) or not event_id:
+            event_id = f"{work.where.channel}:{event_ts or getattr(work, 'ts', '')}"
+        return await self._accept(f"slack:{event_id}", work)
+
+    async def _accept(self, key: str, work: Work) -> BoltResponse | None:
+        """Claim `work` and start it; a response refuses the request, so Slack delivers it again."""
+        try:
+            if self._paused:
+                return _refuse("stopping")
+            busy = len(self._tasks) - len(self._busy) >= self._max_pending
+            if busy and (not _may_answer_busy(work) or len(self._busy) >= self._max_pending):
+                log.warning("slack: %d handlings in flight; refusing an event for Slack to deliver later", self.pending)
+                return _refuse("overloaded")
+            try:
+                claim = await self._inbox.claim(key, "slack", route(work))
+            except Exception:
+                log.exception("slack: the inbox failed; refusing %s so that Slack delivers it again", key)
+                return _refuse("inbox unavailable")
+            if claim is Claim.DUPLICATE:
+                log.info("slack: %s was answered already or is being answered; acknowledging only", key)
+                return None
+            self._start(key, work, busy=busy, retry=claim is Claim.RETRY)
+            return None
         except Exception:
-            log.exception("slack: handling a request failed")
+            log.exception("slack: accepting %s failed", key)
+            return _refuse("error")
 
-    # --- the work -------------------------------------------------------------------
+    def _start(self, key: str, work: Work, *, busy: bool = False, retry: bool = False) -> None:
+        task = asyncio.create_task(self._run(key, work, busy=busy, retry=retry), name=f"slack {key}")
+        self._tasks.add(task)
+        if busy:
+            self._busy.add(task)
+        task.add_done_callback(self._finished)
 
-    async def _handle_message(self, event_id: str, message: Incoming) -> None:
-        assert self._client is not None and self._people is not None
-        key = f"slack:{event_id}"
-        if not await self._claim(key):
-            log.info("slack: event %s already handled; ignoring the redelivery", event_id)
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._busy.discard(task)
+        self._room.set()
+
+    async def _recovered(self, delivery: Delivery) -> None:
+        """An event a stopped or crashed process left unanswered, claimed for this one."""
+        work = from_route(delivery.route)
+        if work is None:
+            log.warning("slack: left-over event %s cannot be read by this version; dropping it", delivery.key)
+            await self._inbox.done(delivery.key)
             return
-        try:
-            await self._answer(message)
-        except asyncio.CancelledError:
-            await self._inbox.release(key)  # stopping: answered after the restart
-            raise
-        await self._inbox.done(key)
+        while len(self._tasks) - len(self._busy) >= self._max_pending:
+            self._room.clear()
+            await self._room.wait()
+        self._start(delivery.key, work, retry=True)
 
-    async def _answer(self, message: Incoming) -> None:
-        assert self._client is not None and self._people is not None
+    # --- the work (after the ack) ---------------------------------------------------------
+
+    async def _run(self, key: str, work: Work, *, busy: bool, retry: bool) -> None:
+        try:
+            if busy:
+                await self._answer_busy(work)
+            elif isinstance(work, Incoming):
+                await self._answer(work, retry=retry)
+            elif isinstance(work, Change):
+                await self._apply(work)
+            else:
+                await self._command(work)
+        except asyncio.CancelledError:
+            try:
+                await self._inbox.release(key)  # stopping: answered after the restart
+            except Exception:  # its lease runs out instead: answered a little later
+                log.exception("slack: giving %s back to the inbox failed", key)
+            raise
+        except Exception:
+            log.exception("slack: handling %s failed", key)
+        try:
+            await self._inbox.done(key)
+        except Exception:
+            log.exception("slack: marking %s answered failed; it may be answered again after a restart", key)
+
+    async def _answer(self, message: Incoming, *, retry: bool) -> None:
+        """Hand `message` to the core; on a retry (an earlier try was cut off), not if that try's
+        reply arrived, and in the placeholder or note it left."""
+        assert self._people is not None
+        earlier = await self._earlier(message) if retry else None
+        if earlier is not None and earlier.done:
+            log.info("slack: message %s in %s was answered before; not again", message.ts, message.channel)
+            return
         author = await self._people.author(message.user)
         if author.is_bot:
             return
-        event = Event(
-            where=message.where,
-            author=author,
-            text=message.text,
-            message_id=message.ts,
-            addressed=message.addressed,
-            is_dm=message.is_dm,
-        )
-        outbox = ThreadOutbox(
-            self._client,
+        event = _event(message, author)
+        outbox = self._thread_outbox(message, earlier="" if earlier is None else earlier.ts)
+        cancelled = False
+        try:
+            await self._core.on_message(event, outbox)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        finally:
+            if cancelled:
+                await outbox.abandon(answer_later=self._recover_within > timedelta(0))
+            else:
+                await outbox.close()
+
+    async def _apply(self, change: Change) -> None:
+        if change.text is None:
+            await self._core.on_message_deleted(change.where, change.message_id)
+        else:
+            await self._core.on_message_edited(change.where, change.message_id, change.text)
+
+    async def _command(self, command: SlashCommand) -> None:
+        assert self._people is not None
+        author = await self._people.author(command.user)
+        request = Command(where=command.where, author=author, text=command.text, message_id=command.trigger_id)
+        await self._core.on_command(request, self._command_outbox(command))
+
+    async def _answer_busy(self, work: Work) -> None:
+        busy = Reply(messages.BUSY, ReplyKind.BUSY, ephemeral=True)
+        if isinstance(work, Incoming):
+            await self._thread_outbox(work).send(dataclasses.replace(busy, reply_to=work.ts))
+        elif isinstance(work, SlashCommand):
+            await self._command_outbox(work).send(busy)
+
+    async def _earlier(self, message: Incoming) -> EarlierReply | None:
+        assert self._web is not None
+        try:
+            return await earlier_reply(self._web, message.channel, message.reply_thread, message.ts)
+        except ApiFailure as exc:  # answering twice beats never answering
+            log.warning("slack: cannot see what an earlier try left in %s (%s)", message.channel, exc.reason)
+            return None
+
+    def _thread_outbox(self, message: Incoming, earlier: str = "") -> ThreadOutbox:
+        assert self._web is not None
+        return ThreadOutbox(
+            self._web,
             channel=message.channel,
             thread_ts=message.reply_thread,
             user=message.user,
+            answering=message.ts,
             placeholder=messages.SLACK_THINKING if self._config.placeholder else "",
+            pace=self._pace,
+            earlier=earlier,
         )
-        try:
-            await self._core.on_message(event, outbox)
-        finally:
-            await outbox.close()
 
-    async def _claim(self, key: str) -> bool:
-        try:
-            return await self._inbox.claim(key, "slack", {}) is not Claim.DUPLICATE
-        except Exception:  # answering twice beats never answering
-            log.exception("slack: the inbox failed; handling %s anyway", key)
-            return True
+    def _command_outbox(self, command: SlashCommand) -> CommandOutbox:
+        assert self._web is not None
+        return CommandOutbox(
+            self._web, response_url=command.response_url, channel=command.where.channel, user=command.user
+        )
 
-    async def _handle_command(self, command: Mapping[str, Any]) -> None:
-        assert self._client is not None and self._people is not None
-        user = str(command.get("user_id") or "")
-        author = await self._people.author(user)
-        where = command_ref(command)
-        outbox = CommandOutbox(
-            self._client,
-            response_url=str(command.get("response_url") or ""),
-            channel=where.channel,
-            user=user,
-        )
-        request = Command(
-            where=where,
-            author=author,
-            text=str(command.get("text") or "").strip(),
-            message_id=str(command.get("trigger_id") or ""),
-        )
-        await self._core.on_command(request, outbox)
+
+def _event(message: Incoming, author: Author) -> Event:
+    return Event(
+        where=message.where,
+        author=author,
+        text=message.text,
+        message_id=message.ts,
+        addressed=message.addressed,
+        is_dm=message.is_dm,
+    )
+
+
+def _may_answer_busy(work: Work) -> bool:
+    """Work someone waits for an answer to (a mention, a DM, a command)."""
+    return isinstance(work, SlashCommand) or (isinstance(work, Incoming) and work.addressed)
+
+
+def _refuse(why: str) -> BoltResponse:
+    return BoltResponse(status=503, body=why, headers={"Retry-After": "1"})

@@ -2,8 +2,9 @@
 
 A moderator is a workspace admin or owner, or a user id listed in `slack.admin_users`.
 Answers are cached briefly (admins change rarely; every message needs a name) and the
-cache is bounded. When `users.info` fails the author still gets through, named by id and
-a moderator only by the config list: a Slack outage must not grant rights.
+cache is bounded. When `users.info` fails the author still gets through: as last known
+(an expired cache entry), else named by id and a moderator only by the config list — a
+Slack outage must not grant rights, nor keep what someone said from being stored.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from slack_sdk.web.async_client import AsyncWebClient
-
-from adapters.slack_outbox import API_ERRORS, reason
+from adapters.slack_render import clean
+from adapters.slack_web import ApiFailure, SlackWeb
 from bot.events import Author
 
 __all__ = ["People"]
@@ -29,14 +29,14 @@ class People:
 
     def __init__(
         self,
-        client: AsyncWebClient,
+        web: SlackWeb,
         admin_users: Collection[str],
         *,
         ttl_s: float = 60.0,
         max_entries: int = 1024,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._client = client
+        self._web = web
         self._admin_users = frozenset(admin_users)
         self._ttl_s = ttl_s
         self._max_entries = max_entries
@@ -50,12 +50,14 @@ class People:
         if cached is not None and cached[0] > now:
             return cached[1]
         try:
-            response = await self._client.users_info(user=user_id)
-        except API_ERRORS as exc:
-            log.warning("slack: users.info failed for %s (%s); using the id as name", user_id, reason(exc))
+            user = await self._web.user(user_id)
+        except ApiFailure as exc:
+            if cached is not None:
+                log.warning("slack: users.info failed for %s (%s); as last known", user_id, exc.reason)
+                return cached[1]
+            log.warning("slack: users.info failed for %s (%s); using the id as name", user_id, exc.reason)
             return Author(id=user_id, name=user_id, is_moderator=user_id in self._admin_users)
-        user = response.get("user")
-        author = self._from_user(user_id, user if isinstance(user, Mapping) else {})
+        author = self._from_user(user_id, user)
         self._remember(user_id, author, now)
         return author
 
@@ -66,7 +68,7 @@ class People:
         is_admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
         return Author(
             id=user_id,
-            name=str(name),
+            name=clean(str(name)),
             is_bot=bool(user.get("is_bot")),
             is_moderator=is_admin or user_id in self._admin_users,
         )

@@ -66,9 +66,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-LEASE = timedelta(seconds=30)  # an inbox claim lasts this long unless renewed (every third of it)
-
-
 @dataclass
 class Services:
     config: Config
@@ -96,7 +93,8 @@ class Services:
                 await redis.aclose()
             await store.close()
             raise
-        inbox = SqlInbox(store.engine, lease=LEASE, keep=timedelta(hours=config.storage.seen_events_hours))
+        lease = timedelta(seconds=config.bot.recover_after_s)  # a claim lasts this long unless renewed
+        inbox = SqlInbox(store.engine, lease=lease, keep=timedelta(hours=config.storage.seen_events_hours))
         transcript = Transcript(tokenizer, config.bot.name, queue.info.n_positions)
         history = History(store, transcript)
         safety = _safety(config, SqlSafetyStore(store.engine, retention_days=config.safety.retention_days))
@@ -104,7 +102,8 @@ class Services:
         limiter, turns = _sharing(config, redis, inbox)
         handler = ChatHandler(config, store, queue, history, runner, limiter, safety, turns)
         services = cls(config, loaded, queue, store, inbox, handler, safety, redis)
-        services._leases = asyncio.create_task(keep_leases(inbox, LEASE.total_seconds() / 3), name="inbox-leases")
+        renew_every = config.bot.recover_after_s / 3
+        services._leases = asyncio.create_task(keep_leases(inbox, renew_every), name="inbox-leases")
         return services
 
     async def stop(self) -> None:
@@ -281,7 +280,16 @@ def _platform_adapters(config: Config, services: Services) -> list[Adapter]:
     if secrets.slack_bot_token:
         from adapters.slack import SlackAdapter
 
-        adapters.append(SlackAdapter(config.slack, secrets, services.handler, services.inbox, recover_within=recover))
+        adapters.append(
+            SlackAdapter(
+                config.slack,
+                secrets,
+                services.handler,
+                services.inbox,
+                recover_within=recover,
+                recover_every_s=config.bot.recover_after_s / 3,  # orphans appear as leases run out
+            )
+        )
     return adapters
 
 

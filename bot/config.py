@@ -86,6 +86,13 @@ class BotSection:
         lo=0.0,
         hi=86_400.0,
     )
+    recover_after_s: float = _opt(
+        30.0,
+        "a message whose process died while answering it is answered by another process, or after the restart, "
+        "once this long passed without a sign of life from it",
+        lo=3.0,
+        hi=600.0,
+    )
 
 
 @dataclass(frozen=True)

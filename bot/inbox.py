@@ -103,8 +103,10 @@ async def recover(
     while True:
         try:
             deliveries = await inbox.orphans(platform, max_age, batch)
-        except Exception:
-            log.exception("%s: looking for unanswered events failed; trying again in %.0f s", platform, every_s)
+        except Exception as exc:  # the database is away (an outage, a restart): one line, not a traceback
+            log.warning(
+                "%s: looking for unanswered events failed (%s); trying again in %.0f s", platform, _brief(exc), every_s
+            )
             deliveries = []
         if deliveries:
             log.info("%s: answering %d event(s) left unanswered earlier", platform, len(deliveries))
@@ -123,5 +125,11 @@ async def keep_leases(inbox: Inbox, every_s: float) -> None:
         await asyncio.sleep(every_s)
         try:
             await inbox.renew()
-        except Exception:
-            log.exception("renewing inbox leases failed; trying again in %.0f s", every_s)
+        except Exception as exc:  # the database is away: one line, not a traceback
+            log.warning("renewing inbox leases failed (%s); trying again in %.0f s", _brief(exc), every_s)
+
+
+def _brief(exc: BaseException) -> str:
+    """An exception as one short line."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__

@@ -16,18 +16,39 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
-__all__ = ["RateLimiter"]
+__all__ = ["RateLimiter", "TokenBucket"]
 
 log = logging.getLogger(__name__)
 
 _WARN_EVERY_S = 60.0
 _KINDS = ("user", "channel")
+
+
+@dataclass
+class TokenBucket:
+    """One process's own budget (e.g. the Slack adapter's preview pace): `capacity` at once,
+    refilled at `per_second`. The users' and channels' limits are `RateLimiter`'s."""
+
+    capacity: float
+    per_second: float
+    tokens: float
+    updated: float
+
+    def take(self, now: float) -> float:
+        """Take one token; 0.0 if allowed, else seconds until one is available."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_second)
+        self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.per_second
 
 
 class RateLimiter:

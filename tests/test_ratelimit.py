@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from limits.aio.storage import MemoryStorage, Storage
 
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import RateLimiter, TokenBucket
 from tests.conftest import RedisSpace, redis_prefix
 
 Storages = Callable[[], Storage]
@@ -119,3 +119,10 @@ async def test_while_redis_is_down_nobody_is_limited_and_that_is_logged_once(
     assert answers == [0.0] * 3
     warnings: list[Any] = [r for r in caplog.records if "rate limits not applied" in r.getMessage()]
     assert len(warnings) == 1 and "ConnectionError" in warnings[0].getMessage()
+
+
+def test_a_token_bucket_refills_at_its_rate() -> None:
+    bucket = TokenBucket(capacity=2, per_second=1.0, tokens=2, updated=0.0)
+    assert [bucket.take(0.0), bucket.take(0.0)] == [0.0, 0.0]
+    assert bucket.take(0.25) == pytest.approx(0.75)
+    assert bucket.take(1.0) == 0.0

@@ -7,11 +7,14 @@ audit rows, history and dedupe are the production code on a real SQLite file.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from transformers import PreTrainedTokenizerBase
 
 from bot import messages
@@ -19,10 +22,12 @@ from bot.config import Config
 from bot.events import ChannelRef
 from storage.database import create_engine, upgrade
 from storage.inbox import SqlInbox
+from storage.models import InboxRow
 from storage.repository import SqlStore
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_core import ScriptedGenerator, real_core
-from tests.fakes.slack_rig import slack_rig
+from tests.fakes.slack_requests import event_callback, sign
+from tests.fakes.slack_rig import SIGNING_SECRET, slack_rig
 
 C1 = ChannelRef("slack", "T1", "C1")
 
@@ -133,10 +138,13 @@ async def test_channel_messages_are_answered_only_after_a_moderator_enables_the_
 
         await rig.sender.command("enable", user="UADMIN", response_url=rig.api.response_url())
         await rig.api.wait_for("response_url", 2)
-        await rig.sender.event({**plain, "text": "now?", "ts": "10.2"})
+        await rig.sender.event({**plain, "text": "now?", "ts": "10.2"}, event_id="EvNow")
         update = (await rig.api.wait_for("chat.update"))[0]
         assert update.body["text"] == "Hello from the model."
         assert rig.api.calls_to("chat.postMessage")[0].body["thread_ts"] == "10.2"
+        async with store.engine.connect() as connection:
+            kept = set((await connection.execute(select(InboxRow.key))).scalars())
+        assert "slack:EvNow" in kept and len([k for k in kept if not k.startswith("slack:command:")]) == 1
 
 
 async def test_generated_channel_broadcast_never_reaches_slack_as_a_mention(
@@ -179,3 +187,75 @@ async def test_concurrent_mentions_all_get_answers(store: SqlStore, tokenizer: P
         await rig.api.wait_for("chat.update", 5)
         placeholders = {f"1700000000.{i:06d}" for i in range(1, 6)}
         assert {c.body["ts"] for c in rig.api.calls_to("chat.update")} == placeholders
+
+
+async def test_persona_with_an_ampersand_is_stored_and_shown_as_typed(
+    store: SqlStore, tokenizer: PreTrainedTokenizerBase
+) -> None:
+    async with slack_rig(real_core(Config(), store, ScriptedGenerator(), tokenizer), inbox=inbox_of(store)) as rig:
+        # Slack sends what was typed as `/gpt2 persona Tom & Jerry` escaped, like message text
+        await rig.sender.command("persona Tom &amp; Jerry", user="UADMIN", response_url=rig.api.response_url())
+        answer = (await rig.api.wait_for("response_url"))[0].body["text"]
+        assert (await store.channel_state(C1)).overrides["persona"] == "Tom & Jerry"
+        assert "Tom &amp; Jerry" in answer and "&amp;amp;" not in answer  # Slack shows "Tom & Jerry"
+
+
+async def test_text_with_lone_surrogates_is_answered_and_stored_cleaned(
+    store: SqlStore, tokenizer: PreTrainedTokenizerBase
+) -> None:
+    async with slack_rig(real_core(Config(), store, ScriptedGenerator(), tokenizer), inbox=inbox_of(store)) as rig:
+        body = json.dumps(event_callback(mention("hi there"))).replace("hi there", "hi \\ud800 there").encode()
+        assert (await rig.sender.raw(body, "application/json", sign(SIGNING_SECRET, body))).status == 200
+        update = (await rig.api.wait_for("chat.update"))[0]
+        assert update.body["text"] == "Hello from the model."  # not the apology
+        await asyncio.wait_for(rig.adapter.idle(), 5)
+        [said, _] = await store.recent_messages(THREAD, 10)
+        assert said.text == "hi \ufffd there"
+
+
+async def test_edited_and_deleted_messages_change_the_stored_history(
+    store: SqlStore, tokenizer: PreTrainedTokenizerBase
+) -> None:
+    generator = ScriptedGenerator()
+    async with slack_rig(real_core(Config(), store, generator, tokenizer), inbox=inbox_of(store)) as rig:
+        await rig.sender.event(mention("my number is five"))
+        await rig.sender.event(mention("and then?", ts="1000.0003", thread_ts="1000.0001"))
+        await rig.api.wait_for("chat.update", 2)
+        await rig.sender.event(changed("1000.0001", "<@UBOT> my number is six", "<@UBOT> my number is five"))
+        await rig.sender.event(deleted("1000.0003", thread_ts="1000.0001"))
+        await asyncio.wait_for(rig.adapter.idle(), 5)
+        texts = [m.text for m in await store.recent_messages(THREAD, 10)]
+        assert texts == ["my number is six", "Hello from the model.", "Hello from the model."]
+        await rig.sender.event(mention("what was it?", ts="1000.0007", thread_ts="1000.0001"))
+        await rig.api.wait_for("chat.update", 3)
+        prompt = str(tokenizer.decode(list(generator.requests[-1].prompt_ids)))
+        assert "six" in prompt and "five" not in prompt and "and then?" not in prompt
+
+
+THREAD = dataclasses.replace(C1, thread="1000.0001")
+
+
+def changed(ts: str, text: str, before: str) -> dict[str, object]:
+    return {
+        "type": "message",
+        "subtype": "message_changed",
+        "channel": "C1",
+        "channel_type": "channel",
+        "hidden": True,
+        "ts": "1000.0100",
+        "message": {"type": "message", "user": "U1", "text": text, "ts": ts},
+        "previous_message": {"type": "message", "user": "U1", "text": before, "ts": ts},
+    }
+
+
+def deleted(ts: str, thread_ts: str) -> dict[str, object]:
+    return {
+        "type": "message",
+        "subtype": "message_deleted",
+        "channel": "C1",
+        "channel_type": "channel",
+        "hidden": True,
+        "deleted_ts": ts,
+        "ts": "1000.0101",
+        "previous_message": {"type": "message", "user": "U1", "text": "x", "ts": ts, "thread_ts": thread_ts},
+    }

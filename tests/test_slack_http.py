@@ -10,16 +10,24 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
+from bot import messages
 from bot.events import Event, Outbox, Reply, ReplyKind
-from tests.fakes.slack_requests import event_callback
+from bot.inbox import Claim
+from storage.memory import MemoryInbox
+from tests.fakes.slack_api import FakeSlackApi
+from tests.fakes.slack_requests import event_callback, sign
 from tests.fakes.slack_rig import BOT_TOKEN, SIGNING_SECRET, ScriptedCore, slack_rig
 
 
-def mention(text: str = "<@UBOT> hello", **extra: str) -> dict[str, str]:
-    return {"type": "app_mention", "user": "U1", "text": text, "channel": "C1", "ts": "1000.0001", **extra}
+def mention(text: str = "hello", **extra: str) -> dict[str, str]:
+    event = {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {text}", "channel": "C1", "ts": "1000.0001"}
+    return {**event, **extra}
 
 
 async def test_url_verification_answers_the_challenge() -> None:
@@ -76,7 +84,7 @@ async def test_redelivered_event_is_answered_once() -> None:
 async def test_thread_reply_stays_in_its_thread() -> None:
     core = ScriptedCore()
     async with slack_rig(core, placeholder=False) as rig:
-        await rig.sender.event(mention("<@UBOT> and then?", ts="1000.0009", thread_ts="1000.0001"))
+        await rig.sender.event(mention("and then?", ts="1000.0009", thread_ts="1000.0001"))
         reply = (await rig.api.wait_for("chat.postMessage"))[0]
         assert reply.body["thread_ts"] == "1000.0001"
         assert reply.body["text"] == "echo: and then?"
@@ -222,7 +230,7 @@ async def test_web_api_error_while_replying_is_logged_and_the_adapter_keeps_work
         await rig.api.settle()
         assert any("channel_not_found" in r.getMessage() and r.levelno >= logging.ERROR for r in caplog.records)
         rig.api.fail("chat.update", "message_not_found")  # someone deleted the placeholder
-        await rig.sender.event(mention("<@UBOT> again", ts="1000.0002"))
+        await rig.sender.event(mention("again", ts="1000.0002"))
         await rig.api.wait_for("chat.update")
         posted = await rig.api.wait_for("chat.postMessage", 4)
         assert posted[-1].body["text"] == "echo: again"  # posted instead of the failed update
@@ -245,12 +253,211 @@ async def test_secrets_never_reach_the_log(caplog: pytest.LogCaptureFixture) -> 
     assert BOT_TOKEN not in logged and SIGNING_SECRET not in logged
 
 
-async def test_stop_cancels_a_running_reply_and_removes_its_placeholder() -> None:
+async def test_stop_cancels_a_running_reply_and_leaves_a_restarting_note() -> None:
     core = ScriptedCore(hold=asyncio.Event())  # never released: the model is still working
-    async with slack_rig(core) as rig:
-        await rig.sender.event(mention())
+    inbox = MemoryInbox()
+    async with slack_rig(core, inbox=inbox) as rig:
+        await rig.sender.event(mention(), event_id="Ev1")
         await rig.api.wait_for("chat.postMessage")
         assert rig.adapter.pending == 1
         await rig.adapter.stop()
         assert rig.adapter.pending == 0
-        assert rig.api.calls_to("chat.delete")[0].body["ts"] == "1700000000.000001"
+        [note] = rig.api.thread("C1", "1000.0001")
+        assert note.shown == messages.restarting(answer_later=True)  # not "thinking…" forever
+        assert (await inbox.orphans("slack", timedelta(minutes=5), 10))[0].key == "slack:Ev1"  # answered later
+
+
+# --- hostile and odd requests ------------------------------------------------------------
+
+FORGED_TEXT = "words of a forged request"
+BODIES = {
+    "not json": b"this is not json at all " + FORGED_TEXT.encode(),
+    "truncated": json.dumps(event_callback(mention(FORGED_TEXT))).encode()[:60],
+    "event null": json.dumps({**event_callback(mention()), "event": None}).encode(),
+    "event without a type": json.dumps({**event_callback(mention()), "event": {"type": 5}}).encode(),
+    "a list": b"[1, 2, 3]",
+    "deeply nested": b"[" * 100_000 + b"]" * 100_000,
+    "not utf-8": b'{"type": "event_callback", "x": "\xff\xfe"}'.replace(b"\\xff\\xfe", b"\xff\xfe"),
+    "empty payload field": b"payload=",
+    "broken payload field": b"payload=%7Bnot+json",
+}
+
+
+def no_tracebacks_nor(text: str, caplog: pytest.LogCaptureFixture) -> None:
+    for record in caplog.records:
+        assert record.exc_info is None, record.getMessage()
+        assert text not in record.getMessage()
+
+
+@pytest.mark.parametrize("name", BODIES)
+async def test_unsigned_and_forged_bodies_get_401_before_anything_is_parsed_or_logged(
+    name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    core = ScriptedCore()
+    async with slack_rig(core) as rig:
+        body = BODIES[name]
+        unsigned = await rig.sender.raw(body, "application/json", {})
+        forged = await rig.sender.raw(body, "application/json", sign("not-the-secret", body))
+        odd_stamp = await rig.sender.raw(body, "application/json", {**sign(SIGNING_SECRET, body), **BAD_STAMP})
+        assert (unsigned.status, forged.status, odd_stamp.status) == (401, 401, 401)
+        assert core.events == []
+    no_tracebacks_nor(FORGED_TEXT, caplog)
+
+
+BAD_STAMP = {"X-Slack-Request-Timestamp": "１２３"}  # digits, but not ASCII ones
+
+
+@pytest.mark.parametrize("name", BODIES)
+async def test_malformed_signed_bodies_get_400_and_no_traceback(name: str, caplog: pytest.LogCaptureFixture) -> None:
+    core = ScriptedCore()
+    async with slack_rig(core) as rig:
+        body = BODIES[name]
+        kind = "application/x-www-form-urlencoded" if body.startswith(b"payload") else "application/json"
+        sent = await rig.sender.raw(body, kind, sign(SIGNING_SECRET, body))
+        assert sent.status == 400
+        assert (await rig.sender.event(mention())).status == 200  # and it goes on working
+        await rig.api.wait_for("chat.update")
+    no_tracebacks_nor(FORGED_TEXT, caplog)
+
+
+async def test_odd_but_readable_bodies_get_an_answer_and_no_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    form = b"a=b&c=d"
+    odd = [
+        (form, "application/x-www-form-urlencoded", 404),  # a form, but no command
+        (json.dumps({"type": "event_callback", "event": {"type": "reaction_added"}}).encode(), JSON, 200),
+        (json.dumps({**event_callback(mention()), "authorizations": 5}).encode(), JSON, 400),
+        (json.dumps({**event_callback(mention()), "team_id": ["T1"]}).encode(), JSON, 200),  # answered
+        (json.dumps({"type": "block_actions", "actions": "x"}).encode(), JSON, 404),
+    ]
+    async with slack_rig(ScriptedCore()) as rig:
+        for body, kind, status in odd:
+            assert (await rig.sender.raw(body, kind, sign(SIGNING_SECRET, body))).status == status, body
+    no_tracebacks_nor(FORGED_TEXT, caplog)
+
+
+JSON = "application/json"
+
+
+async def test_a_huge_body_gets_413_unread() -> None:
+    async with slack_rig(ScriptedCore()) as rig:
+        body = json.dumps(event_callback(mention("x" * 2_000_000))).encode()
+        assert (await rig.sender.raw(body, JSON, sign(SIGNING_SECRET, body))).status == 413
+
+
+async def test_a_paused_adapter_answers_503_so_slack_delivers_elsewhere() -> None:
+    core = ScriptedCore()
+    async with slack_rig(core) as rig:
+        await rig.adapter.pause()
+        sent = await rig.sender.event(mention())
+        assert sent.status == 503
+        await rig.api.settle()
+        assert core.events == []
+
+
+# --- durable before the ack ----------------------------------------------------------------
+
+
+class SlowInbox(MemoryInbox):
+    """Claims wait for `open` (a slow database) or fail while `broken` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = asyncio.Event()
+        self.open.set()
+        self.broken = False
+
+    async def claim(
+        self, key: str, platform: str, route: Mapping[str, Any], *, conversation: str = "", message_id: str = ""
+    ) -> Claim:
+        await self.open.wait()
+        if self.broken:
+            raise OSError("database is unreachable")
+        return await super().claim(key, platform, route, conversation=conversation, message_id=message_id)
+
+
+async def test_slack_gets_its_200_only_after_the_event_is_stored() -> None:
+    inbox = SlowInbox()
+    async with slack_rig(ScriptedCore(), inbox=inbox) as rig:
+        inbox.open.clear()
+        sending = asyncio.create_task(rig.sender.event(mention(), event_id="EvSlow"))
+        await asyncio.sleep(0.3)
+        assert not sending.done()  # no ack while the claim is not stored
+        assert "slack:EvSlow" not in inbox.entries
+        inbox.open.set()
+        assert (await sending).status == 200
+        assert inbox.entries["slack:EvSlow"].route["text"] == "hello"  # with what is needed to answer it later
+        await rig.api.wait_for("chat.update")
+
+
+async def test_an_event_the_inbox_cannot_store_is_refused_and_its_redelivery_answered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inbox = SlowInbox()
+    core = ScriptedCore()
+    async with slack_rig(core, inbox=inbox) as rig:
+        inbox.broken = True
+        assert (await rig.sender.event(mention(), event_id="Ev1")).status == 503  # not acked: Slack retries
+        assert core.events == []
+        inbox.broken = False
+        assert (await rig.sender.event(mention(), event_id="Ev1", retry_num=1)).status == 200
+        await rig.api.wait_for("chat.update")
+        await rig.api.settle()
+        assert len(core.events) == 1
+    assert "refusing slack:Ev1 so that Slack delivers it again" in caplog.text
+
+
+async def test_a_redelivery_of_an_event_left_unanswered_is_answered_once() -> None:
+    inbox = MemoryInbox()
+    held = ScriptedCore(hold=asyncio.Event())
+    async with FakeSlackApi() as api:
+        async with slack_rig(held, inbox=inbox, api=api) as first:
+            await first.sender.event(mention(), event_id="Ev1")
+            await api.wait_for("chat.postMessage")
+        # the first process stopped mid-reply: its event went back to the inbox
+        core = ScriptedCore()
+        async with slack_rig(core, inbox=inbox, api=api) as second:
+            again = await second.sender.event(mention(), event_id="Ev1", retry_num=1)
+            twice = await second.sender.event(mention(), event_id="Ev1", retry_num=2)
+            assert (again.status, twice.status) == (200, 200)
+            await api.wait_until(lambda: [m.shown for m in api.standing()] == ["echo: hello"])
+            await api.settle(0.5)
+        assert len(core.events) == 1
+        assert [m.shown for m in api.thread("C1", "1000.0001")] == ["echo: hello"]  # in place of the note
+        assert inbox.entries["slack:Ev1"].state == "done"
+
+
+async def test_events_left_unanswered_are_answered_by_the_next_adapter_without_a_redelivery() -> None:
+    inbox = MemoryInbox()
+    async with FakeSlackApi() as api:
+        async with slack_rig(ScriptedCore(hold=asyncio.Event()), inbox=inbox, api=api) as first:
+            for i in range(3):
+                await first.sender.event(mention(f"number {i}", ts=f"1000.000{i}"), event_id=f"Ev{i}")
+            await api.wait_for("chat.postMessage", 3)
+        notes = [m.shown for m in api.standing()]
+        assert notes == [messages.restarting(answer_later=True)] * 3
+        core = ScriptedCore()
+        async with slack_rig(core, inbox=inbox, api=api):
+            replies = {f"echo: number {i}" for i in range(3)}
+            await api.wait_until(lambda: {m.shown for m in api.standing()} == replies)
+            await api.settle(0.3)
+        assert sorted(e.text for e in core.events) == [f"number {i}" for i in range(3)]
+        assert len(api.calls_to("chat.postMessage")) == 3  # each note became "thinking…", then the reply
+
+
+async def test_a_reply_delivered_just_before_a_crash_is_not_sent_again() -> None:
+    inbox = MemoryInbox()
+    async with FakeSlackApi() as api:
+        async with slack_rig(ScriptedCore(), inbox=inbox, api=api) as first:
+            await first.sender.event(mention(), event_id="Ev1")
+            await api.wait_for("chat.update")
+            await asyncio.wait_for(first.adapter.idle(), 5)
+        # as if the process died after the reply arrived but before it marked the event done
+        entry = inbox.entries["slack:Ev1"]
+        entry.state, entry.lease_until = "pending", entry.received_at
+        core = ScriptedCore()
+        async with slack_rig(core, inbox=inbox, api=api):
+            await api.wait_for("conversations.replies")  # the next process looks before it answers
+            await api.settle(0.3)
+        assert core.events == [] and entry.state == "done"
+        assert [m.shown for m in api.standing()] == ["echo: hello"]

@@ -1,11 +1,12 @@
-"""Slack text rules: escaping, neutralised broadcasts, splitting, and inbound markup."""
+"""Slack text rules: escaping, neutralised broadcasts, splitting, plain-text blocks, inbound markup and cleaning."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from adapters.slack_render import MAX_CHARS, escape, neutralise, render, split, to_plain
-from adapters.slack_translate import command_ref, incoming
+from adapters.slack_render import MAX_CHARS, clean, escape, neutralise, plain_blocks, render, split, to_plain
 
 
 def test_escape_covers_the_three_control_characters() -> None:
@@ -52,39 +53,13 @@ def test_to_plain_reads_slack_markup() -> None:
     assert to_plain("<@UBOT>", "UBOT") == ""
 
 
-def test_incoming_thread_rules() -> None:
-    body = {"team_id": "T1", "event_id": "Ev1"}
-    top = incoming(
-        {**body, "event": {"type": "app_mention", "user": "U1", "text": "<@UBOT> yo", "channel": "C1", "ts": "5.5"}},
-        "UBOT",
-        mention=True,
-    )
-    assert top is not None and (top.where.thread, top.reply_thread, top.text) == ("5.5", "5.5", "yo")
-    nested = incoming(
-        {
-            **body,
-            "event": {
-                "type": "message",
-                "channel_type": "channel",
-                "user": "U1",
-                "text": "more",
-                "channel": "C1",
-                "ts": "6.6",
-                "thread_ts": "5.5",
-            },
-        },
-        "UBOT",
-        mention=False,
-    )
-    assert nested is not None and nested.where == top.where and not nested.addressed
-    empty = incoming(
-        {**body, "event": {"type": "app_mention", "user": "U1", "text": "<@UBOT>", "channel": "C1", "ts": "7.7"}},
-        "UBOT",
-        mention=True,
-    )
-    assert empty is None
+def test_clean_replaces_lone_surrogates_and_drops_nul() -> None:
+    text = json.loads('"ok \\ud800 then \\udfff\\u0000 and \\ud83d\\ude00"')  # valid JSON, invalid Unicode
+    assert clean(text) == "ok \ufffd then \ufffd and 😀"
+    clean(text).encode("utf-8")  # encodes now
 
 
-def test_command_ref_uses_the_channel_and_no_thread() -> None:
-    ref = command_ref({"team_id": "T1", "channel_id": "C1", "channel_name": "general"})
-    assert (ref.platform, ref.workspace, ref.channel, ref.thread) == ("slack", "T1", "C1", "")
+def test_plain_blocks_show_text_exactly() -> None:
+    assert plain_blocks("*bold* :x:") == [
+        {"type": "section", "text": {"type": "plain_text", "text": "*bold* :x:", "emoji": False}}
+    ]

@@ -5,13 +5,16 @@ in-process. `tests.process` runs the bot with blocking calls; a platform's tests
 bot beside their fake platform, which serves it from the test's own event loop, so
 nothing may block that loop. `BotProcess` starts the bot with a config file
 (`write_config`) and an environment (`tests.process.bot_env`), sends its log to a file,
-waits for log lines without blocking, signals it, and kills it (SIGKILL) if a test leaves
-it running. Platform neutral: each platform's tests point the config at their own fake.
+waits for log lines (or a listening port) without blocking, signals it, and kills it
+(SIGKILL) if a test leaves it running. `start()` again after it ended is a restart: the same
+config (rewrite it with `write_config` first to deploy a change) and the same log file, which
+then holds every run. Platform neutral: each platform's tests point the config at their own fake.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import sys
 from collections.abc import Mapping
@@ -74,8 +77,48 @@ class BotProcess:
                 stderr=log,
             )
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
     def log_text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
+
+    def log_lines(self) -> list[str]:
+        return self.log_text().splitlines()
+
+    async def wait_for_line(
+        self, pattern: str, *, within_s: float = 60.0, after: int = 0, count: int = 1
+    ) -> re.Match[str]:
+        """The `count`th log line from line `after` on that matches the regex `pattern`."""
+        compiled = re.compile(pattern)
+        try:
+            async with asyncio.timeout(within_s):
+                while True:
+                    found = [m for m in map(compiled.search, self.log_lines()[after:]) if m]
+                    if len(found) >= count:
+                        return found[count - 1]
+                    if self._process is not None and self._process.returncode is not None:
+                        raise AssertionError(f"the bot exited ({self._process.returncode}) before logging {pattern!r}")
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise TimeoutError(f"no {pattern!r} in the log within {within_s} s:\n{self.log_text()[-4000:]}") from None
+
+    async def wait_for_port(self, port: int, *, within_s: float = 60.0, host: str = "127.0.0.1") -> None:
+        """Until something accepts connections on `host:port`; AssertionError if the process ends first."""
+        async with asyncio.timeout(within_s):
+            while True:
+                if self._process is not None and self._process.returncode is not None:
+                    raise AssertionError(f"the bot exited ({self._process.returncode}):\n{self.log_text()[-4000:]}")
+                try:
+                    _, writer = await asyncio.open_connection(host, port)
+                except OSError:
+                    await asyncio.sleep(0.1)
+                    continue
+                writer.close()
+                await writer.wait_closed()
+                return
 
     async def wait_for_log(self, text: str, *, within_s: float = 60.0) -> None:
         """Until `text` appears in the log; TimeoutError (with the log) otherwise, or if the process ends first."""

@@ -2,6 +2,10 @@
 
 Like Bolt's own mock server, but aiohttp on 127.0.0.1 with a free port: point
 `slack.api_base_url` at `api.base_url`, let the bot run, then read or await `api.calls`.
+It keeps the messages the bot posted, updated and deleted (`messages`, `thread`), so a
+test can say what a person would see in each thread. `fail` scripts failures the way
+Slack and the network produce them: an `ok: false` answer, a 429 with `Retry-After`, a
+500 with a plain-text body, or a connection dropped without an answer.
 """
 
 from __future__ import annotations
@@ -9,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
-__all__ = ["ApiCall", "FakeSlackApi"]
+__all__ = ["ApiCall", "FakeSlackApi", "Posted"]
 
 
 @dataclass(frozen=True)
@@ -27,10 +31,35 @@ class ApiCall:
 
 
 @dataclass
+class Posted:
+    """A message the bot posted, as it stands now."""
+
+    ts: str
+    channel: str
+    thread_ts: str
+    text: str
+    blocks: list[Any] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None
+    edits: int = 0
+    deleted: bool = False
+
+    @property
+    def shown(self) -> str:
+        """What Slack shows: the plain-text section when there is one, else the text."""
+        for block in self.blocks:
+            if isinstance(block, dict) and isinstance(block.get("text"), dict):
+                return str(block["text"].get("text", ""))
+        return self.text
+
+
+@dataclass
 class _Failure:
     error: str
     status: int
     times: int
+    retry_after: int | None = None
+    body: str = "json"  # "json" (ok: false), "text" (a plain-text error page) or "drop" (no answer at all)
+    skip: int = 0  # calls answered normally before the failures start
 
 
 @dataclass
@@ -41,6 +70,7 @@ class FakeSlackApi:
     socket_url: str = ""  # what apps.connections.open hands out
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[ApiCall] = field(default_factory=list)
+    messages: dict[str, Posted] = field(default_factory=dict)  # by ts
     port: int = 0
     _failures: dict[str, _Failure] = field(default_factory=dict)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -60,9 +90,30 @@ class FakeSlackApi:
             "profile": {"display_name": name, "real_name": name},
         }
 
-    def fail(self, method: str, error: str = "internal_error", *, status: int = 200, times: int = 1) -> None:
-        """Make the next `times` calls of `method` fail with `error` (HTTP `status`)."""
-        self._failures[method] = _Failure(error, status, times)
+    def fail(
+        self,
+        method: str,
+        error: str = "internal_error",
+        *,
+        status: int = 200,
+        times: int = 1,
+        retry_after: int | None = None,
+        body: str = "json",
+        skip: int = 0,
+    ) -> None:
+        """Make `times` calls of `method` ("*": any but auth.test), after the next `skip`, fail:
+        answer `error` with HTTP `status` (and `Retry-After`), as plain text (`body="text"`),
+        or drop the connection (`body="drop"`)."""
+        assert body in ("json", "text", "drop")
+        self._failures[method] = _Failure(error, status, times, retry_after, body, skip)
+
+    def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
+        """Answer the next `times` calls of `method` with 429 and `Retry-After`, as Slack does."""
+        self.fail(method, "ratelimited", status=429, times=times, retry_after=retry_after)
+
+    def heal(self) -> None:
+        """Every method answers normally again."""
+        self._failures.clear()
 
     @property
     def base_url(self) -> str:
@@ -94,6 +145,15 @@ class FakeSlackApi:
     def calls_to(self, method: str) -> list[ApiCall]:
         return [call for call in self.calls if call.method == method]
 
+    def thread(self, channel: str, thread_ts: str) -> list[Posted]:
+        """The bot's messages still standing in a thread (top level when `thread_ts` is "")."""
+        return [
+            m for m in self.messages.values() if m.channel == channel and m.thread_ts == thread_ts and not m.deleted
+        ]
+
+    def standing(self) -> list[Posted]:
+        return [m for m in self.messages.values() if not m.deleted]
+
     async def wait_for(self, method: str, count: int = 1, within_s: float = 5.0) -> list[ApiCall]:
         """Wait until `method` was called at least `count` times; return those calls."""
         async with asyncio.timeout(within_s):
@@ -101,6 +161,13 @@ class FakeSlackApi:
                 self._changed.clear()
                 await self._changed.wait()
         return self.calls_to(method)
+
+    async def wait_until(self, done: Callable[[], bool], within_s: float = 5.0) -> None:
+        """Wait until `done()` (asked again after every call the fake receives) is true."""
+        async with asyncio.timeout(within_s):
+            while not done():
+                self._changed.clear()
+                await self._changed.wait()
 
     async def settle(self, quiet_s: float = 0.2) -> None:
         """Wait until no call arrived for `quiet_s` (to show something did NOT happen)."""
@@ -125,11 +192,24 @@ class FakeSlackApi:
             body.update(await request.post())
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         self._record(method, body, token)
-        failure = self._failures.get(method)
-        if failure is not None and failure.times > 0:
+        failure = self._failures.get(method) or (self._failures.get("*") if method != "auth.test" else None)
+        if failure is not None and failure.skip > 0:
+            failure.skip -= 1
+        elif failure is not None and failure.times > 0:
             failure.times -= 1
-            return web.json_response({"ok": False, "error": failure.error}, status=failure.status)
+            return await self._failed(request, failure)
         return web.json_response(self._answer(method, body))
+
+    @staticmethod
+    async def _failed(request: web.Request, failure: _Failure) -> web.Response:
+        if failure.body == "drop":
+            assert request.transport is not None
+            request.transport.abort()  # the client sees the connection close without an answer
+            return web.Response(status=500)
+        headers = {} if failure.retry_after is None else {"Retry-After": str(failure.retry_after)}
+        if failure.body == "text":
+            return web.Response(status=failure.status, text=f"{failure.error}\n", headers=headers)
+        return web.json_response({"ok": False, "error": failure.error}, status=failure.status, headers=headers)
 
     def _answer(self, method: str, body: Mapping[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
@@ -142,8 +222,22 @@ class FakeSlackApi:
                 "user_id": self.bot_user_id,
                 "bot_id": self.bot_id,
             }
+        if method == "chat.update" and str(body.get("ts")) in self.messages:
+            posted = self.messages[str(body.get("ts"))]
+            if posted.deleted:
+                return {"ok": False, "error": "message_not_found"}
+            posted.text, posted.blocks = str(body.get("text") or ""), _blocks(body)
+            posted.metadata = _metadata(body) or posted.metadata  # kept when the update has none
+            posted.edits += 1
+        if method == "chat.delete" and str(body.get("ts")) in self.messages:
+            self.messages[str(body.get("ts"))].deleted = True
         if method in ("chat.postMessage", "chat.update"):
             ts = body.get("ts") or f"1700000000.{next(self._ts):06d}"
+            if method == "chat.postMessage":
+                thread = str(body.get("thread_ts") or "")
+                channel = str(body.get("channel"))
+                text = str(body.get("text") or "")
+                self.messages[ts] = Posted(ts, channel, thread, text, _blocks(body), _metadata(body))
             return {
                 "ok": True,
                 "channel": body.get("channel"),
@@ -155,11 +249,41 @@ class FakeSlackApi:
         if method == "users.info":
             user = self.users.get(str(body.get("user")))
             return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+        if method in ("conversations.replies", "conversations.history"):
+            return {"ok": True, "messages": self._history(method, body), "has_more": False}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.socket_url}
         return {"ok": True}
+
+    def _history(self, method: str, query: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The bot's messages in a thread (replies) or at a channel's top level after `oldest` (history)."""
+        channel, with_metadata = str(query.get("channel")), str(query.get("include_all_metadata")) in ("1", "true")
+        thread = str(query.get("ts")) if method == "conversations.replies" else ""
+        oldest = float(query.get("oldest") or 0) if method == "conversations.history" else 0.0
+        found = []
+        for posted in self.thread(channel, thread):
+            if float(posted.ts) > oldest:
+                message: dict[str, Any] = {"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id}
+                message["ts"] = posted.ts
+                message |= {"text": posted.text, "thread_ts": posted.thread_ts or None}
+                if with_metadata and posted.metadata:
+                    message["metadata"] = posted.metadata
+                found.append(message)
+        return found
 
     async def _respond(self, request: web.Request) -> web.Response:
         body = json.loads(await request.text())
         self._record("response_url", {**body, "name": request.match_info["name"]}, "")
         return web.Response(text="ok")
+
+
+def _blocks(body: Mapping[str, Any]) -> list[Any]:
+    blocks = body.get("blocks") or []
+    return json.loads(blocks) if isinstance(blocks, str) else list(blocks)
+
+
+def _metadata(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    metadata = body.get("metadata")
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata)
+    return metadata if isinstance(metadata, dict) else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import itertools
 import json
 import time
@@ -94,7 +95,7 @@ class SlackSender:
     async def raw(self, body: bytes, content_type: str, headers: Mapping[str, str]) -> SentRequest:
         started = time.monotonic()
         all_headers = {"Content-Type": content_type, **headers}
-        async with self.session.post(self.url, data=body, headers=all_headers) as response:
+        async with self.session.post(self.url, data=io.BytesIO(body), headers=all_headers) as response:
             text = await response.text()
         return SentRequest(response.status, text, time.monotonic() - started)
 
