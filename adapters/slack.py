@@ -335,7 +335,7 @@ class SlackAdapter:
                 log.warning("slack: %d handlings in flight; refusing an event for Slack to deliver later", self.pending)
                 return _refuse("overloaded")
             try:
-                claim = await self._inbox.claim(key, "slack", route(work))
+                claim = await self._inbox.claim(key, "slack", route(work), **_order(work))
             except Exception:
                 log.exception("slack: the inbox failed; refusing %s so that Slack delivers it again", key)
                 return _refuse("inbox unavailable")
@@ -478,6 +478,13 @@ def _event(message: Incoming, author: Author) -> Event:
         addressed=message.addressed,
         is_dm=message.is_dm,
     )
+
+
+def _order(work: Work) -> dict[str, str]:
+    """What puts a chat message in its conversation's order across processes (`bot.turns`)."""
+    if isinstance(work, Incoming):
+        return {"conversation": work.where.key, "message_id": work.ts}
+    return {}
 
 
 def _may_answer_busy(work: Work) -> bool:
