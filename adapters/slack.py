@@ -1,5 +1,8 @@
 """The Slack adapter: slack-bolt (async) traffic in, the core's replies out, nothing lost.
 
+One workspace with its bot token, or (`slack_installs`) every workspace that installed the
+app, each answered with its own token (`slack_workspaces`).
+
 Socket Mode when an app-level token is set, otherwise HTTP mode (`SlackHttp`: signature
 checked before anything is parsed). Bolt runs with `process_before_response`, so its
 listeners here run *before* Slack gets its acknowledgement, and all they do is make the
@@ -31,23 +34,24 @@ import contextlib
 import dataclasses
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped, warning_token_skipped
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.async_handler import default_interval_calculator
 from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack_http import SlackHttp
+from adapters.slack_installs import Installs
 from adapters.slack_outbox import CommandOutbox, EarlierReply, ThreadOutbox, earlier_reply
-from adapters.slack_people import People
 from adapters.slack_translate import (
     Change,
     Incoming,
@@ -59,7 +63,8 @@ from adapters.slack_translate import (
     route,
     slash_command,
 )
-from adapters.slack_web import ApiFailure, PreviewPace, RateLimitWatch, SlackWeb, web_client
+from adapters.slack_web import ApiFailure, RateLimitWatch, SlackWeb, web_client
+from adapters.slack_workspaces import Workspace, Workspaces
 from bot import messages
 from bot.config import Secrets, SlackSection
 from bot.errors import AdapterError
@@ -93,7 +98,8 @@ _BOLT_NOISE = _BoltNoise()
 
 
 class SlackAdapter:
-    """Serves one Slack workspace; implements `bot.events.Adapter`."""
+    """Serves one Slack workspace, or every one that installed the app (`installs`: the database
+    of the installations); implements `bot.events.Adapter`."""
 
     name = "slack"
 
@@ -108,6 +114,7 @@ class SlackAdapter:
         recover_every_s: float = 10.0,
         max_pending: int = MAX_PENDING,
         backoff: RetryIntervalCalculator = default_interval_calculator,
+        installs: AsyncEngine | None = None,
     ) -> None:
         self._config = config
         self._secrets = secrets
@@ -124,9 +131,9 @@ class SlackAdapter:
         self._stopped = asyncio.Event()
         self._recovery: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._web: SlackWeb | None = None
-        self._people: People | None = None
-        self._pace: PreviewPace | None = None
+        self._web: SlackWeb | None = None  # one workspace: its client (for auth.test and Socket Mode)
+        self._workspaces: Workspaces | None = None
+        self._installs = Installs(config, secrets, installs) if installs is not None else None
         self._http: SlackHttp | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._identity: Mapping[str, Any] = {}
@@ -146,7 +153,10 @@ class SlackAdapter:
     # --- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
-        if not self._secrets.slack_bot_token:
+        if self._installs is not None and self.mode == "socket":
+            env = self._config.app_token_env
+            raise AdapterError(f"Slack installs in many workspaces run in HTTP mode: unset {env}")
+        if self._installs is None and not self._secrets.slack_bot_token:
             raise AdapterError(f"Slack needs a bot token: set {self._config.bot_token_env}")
         if self.mode == "http" and not self._secrets.slack_signing_secret:
             raise AdapterError(
@@ -154,13 +164,21 @@ class SlackAdapter:
                 f"(or set {self._config.app_token_env} for Socket Mode)"
             )
         self._session = aiohttp.ClientSession()
-        watch = RateLimitWatch()
-        client = web_client(
-            self._secrets.slack_bot_token, self._config.api_base_url, self._session, watch, backoff=self._backoff
+        self._workspaces = Workspaces(
+            self._session,
+            base_url=self._config.api_base_url,
+            admin_users=self._config.admin_users,
+            backoff=self._backoff,
+            token=self._installs.token if self._installs is not None else self._the_token,
         )
-        self._web = SlackWeb(client)
-        self._people = People(self._web, self._config.admin_users)
-        self._pace = PreviewPace(watch)
+        if self._installs is not None:  # no token of its own: Bolt's client only trades install codes
+            client = web_client("", self._config.api_base_url, self._session, RateLimitWatch(), backoff=self._backoff)
+            await self._start_app(self._build_app(client))
+            log.info("slack: serving every workspace that installs the app (%s)", self._config.install_path)
+            return
+        home = await self._workspaces.get("")
+        assert home is not None
+        self._web = home.web
         try:
             self._identity = await self._web.auth_test()
         except ApiFailure as exc:
@@ -168,9 +186,11 @@ class SlackAdapter:
             if exc.status:
                 env = self._config.bot_token_env
                 raise AdapterError(f"Slack rejected the bot token from {env}: {exc.reason}") from None
-            raise AdapterError(f"cannot reach the Slack Web API at {client.base_url}: {exc.reason}") from None
+            raise AdapterError(f"cannot reach the Slack Web API at {home.web.client.base_url}: {exc.reason}") from None
         self._bot_user_id = str(self._identity.get("user_id") or "")
-        app = self._build_app(client)
+        await self._start_app(self._build_app(self._web.client))
+
+    async def _start_app(self, app: AsyncApp) -> None:
         try:
             if self.mode == "socket":
                 await self._start_socket(app)
@@ -246,15 +266,22 @@ class SlackAdapter:
                 bot_token=self._secrets.slack_bot_token,
             )
 
+        installs = self._installs
+        # Bolt takes an AsyncAuthorize as `authorize` (and lets it stand beside oauth_settings);
+        # its type hint names only plain functions.
+        chosen = authorize if installs is None else cast(Callable[..., Awaitable[AuthorizeResult]], installs.authorize)
         app = AsyncApp(
             client=client,
-            authorize=authorize,
+            authorize=chosen,
+            oauth_settings=None if installs is None else installs.settings,
             signing_secret=self._secrets.slack_signing_secret,  # a str, so Bolt reads no env var
             request_verification_enabled=self.mode == "http",
             process_before_response=True,  # listeners claim the event before Slack gets its ack
             raise_error_for_unhandled_request=True,
             logger=bolt_log,
         )
+        if installs is not None:  # app_uninstalled, tokens_revoked: the install is deleted
+            app.enable_token_revocation_listeners()
         app.event("app_mention")(self._on_app_mention)
         app.event("message")(self._on_message)
         app.command(COMMAND)(self._on_command)
@@ -262,7 +289,7 @@ class SlackAdapter:
         return app
 
     async def _start_socket(self, app: AsyncApp) -> None:
-        assert self._web is not None
+        assert self._web is not None  # Socket Mode serves one workspace
         self._socket = AsyncSocketModeHandler(app, app_token=self._secrets.slack_app_token, web_client=self._web.client)
         try:
             self._socket.client.wss_uri = await self._web.connections_open(self._secrets.slack_app_token)
@@ -277,11 +304,12 @@ class SlackAdapter:
 
     # --- listeners: run before the ack; they only make the work durable and start it ------
 
-    async def _on_app_mention(self, body: dict[str, Any]) -> BoltResponse | None:
-        return await self._accept_event(body, lambda: incoming(body, self._bot_user_id, mention=True))
+    async def _on_app_mention(self, body: dict[str, Any], context: AsyncBoltContext) -> BoltResponse | None:
+        bot = context.bot_user_id or self._bot_user_id  # the workspace's own bot user
+        return await self._accept_event(body, lambda: incoming(body, bot, mention=True))
 
-    async def _on_message(self, body: dict[str, Any]) -> BoltResponse | None:
-        bot = self._bot_user_id
+    async def _on_message(self, body: dict[str, Any], context: AsyncBoltContext) -> BoltResponse | None:
+        bot = context.bot_user_id or self._bot_user_id
         return await self._accept_event(body, lambda: incoming(body, bot, mention=False) or change(body, bot))
 
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> BoltResponse | None:
@@ -376,14 +404,17 @@ class SlackAdapter:
 
     async def _run(self, key: str, work: Work, *, busy: bool, retry: bool) -> None:
         try:
-            if busy:
-                await self._answer_busy(work)
-            elif isinstance(work, Incoming):
-                await self._answer(work, retry=retry)
-            elif isinstance(work, Change):
+            workspace = None if isinstance(work, Change) else await self._workspace(work)
+            if isinstance(work, Change):
                 await self._apply(work)
+            elif workspace is None:
+                log.warning("slack: %s comes from workspace %s, which has not installed the app", key, _team(work))
+            elif busy:
+                await self._answer_busy(work, workspace)
+            elif isinstance(work, Incoming):
+                await self._answer(work, workspace, retry=retry)
             else:
-                await self._command(work)
+                await self._command(work, workspace)
         except asyncio.CancelledError:
             try:
                 await self._inbox.release(key)  # stopping: answered after the restart
@@ -397,19 +428,18 @@ class SlackAdapter:
         except Exception:
             log.exception("slack: marking %s answered failed; it may be answered again after a restart", key)
 
-    async def _answer(self, message: Incoming, *, retry: bool) -> None:
+    async def _answer(self, message: Incoming, workspace: Workspace, *, retry: bool) -> None:
         """Hand `message` to the core; on a retry (an earlier try was cut off), not if that try's
         reply arrived, and in the placeholder or note it left."""
-        assert self._people is not None
-        earlier = await self._earlier(message) if retry else None
+        earlier = await self._earlier(message, workspace.web) if retry else None
         if earlier is not None and earlier.done:
             log.info("slack: message %s in %s was answered before; not again", message.ts, message.channel)
             return
-        author = await self._people.author(message.user)
+        author = await workspace.people.author(message.user)
         if author.is_bot:
             return
         event = _event(message, author)
-        outbox = self._thread_outbox(message, earlier="" if earlier is None else earlier.ts)
+        outbox = self._thread_outbox(message, workspace, earlier="" if earlier is None else earlier.ts)
         cancelled = False
         try:
             await self._core.on_message(event, outbox)
@@ -428,44 +458,48 @@ class SlackAdapter:
         else:
             await self._core.on_message_edited(change.where, change.message_id, change.text)
 
-    async def _command(self, command: SlashCommand) -> None:
-        assert self._people is not None
-        author = await self._people.author(command.user)
+    async def _command(self, command: SlashCommand, workspace: Workspace) -> None:
+        author = await workspace.people.author(command.user)
         request = Command(where=command.where, author=author, text=command.text, message_id=command.trigger_id)
-        await self._core.on_command(request, self._command_outbox(command))
+        await self._core.on_command(request, self._command_outbox(command, workspace))
 
-    async def _answer_busy(self, work: Work) -> None:
+    async def _answer_busy(self, work: Work, workspace: Workspace) -> None:
         busy = Reply(messages.BUSY, ReplyKind.BUSY, ephemeral=True)
         if isinstance(work, Incoming):
-            await self._thread_outbox(work).send(dataclasses.replace(busy, reply_to=work.ts))
+            await self._thread_outbox(work, workspace).send(dataclasses.replace(busy, reply_to=work.ts))
         elif isinstance(work, SlashCommand):
-            await self._command_outbox(work).send(busy)
+            await self._command_outbox(work, workspace).send(busy)
 
-    async def _earlier(self, message: Incoming) -> EarlierReply | None:
-        assert self._web is not None
+    async def _workspace(self, work: Incoming | SlashCommand) -> Workspace | None:
+        assert self._workspaces is not None
+        return await self._workspaces.get(_team(work))
+
+    async def _the_token(self, team: str) -> str:
+        """One workspace: its bot token, whatever the team."""
+        return self._secrets.slack_bot_token
+
+    async def _earlier(self, message: Incoming, web: SlackWeb) -> EarlierReply | None:
         try:
-            return await earlier_reply(self._web, message.channel, message.reply_thread, message.ts)
+            return await earlier_reply(web, message.channel, message.reply_thread, message.ts)
         except ApiFailure as exc:  # answering twice beats never answering
             log.warning("slack: cannot see what an earlier try left in %s (%s)", message.channel, exc.reason)
             return None
 
-    def _thread_outbox(self, message: Incoming, earlier: str = "") -> ThreadOutbox:
-        assert self._web is not None
+    def _thread_outbox(self, message: Incoming, workspace: Workspace, earlier: str = "") -> ThreadOutbox:
         return ThreadOutbox(
-            self._web,
+            workspace.web,
             channel=message.channel,
             thread_ts=message.reply_thread,
             user=message.user,
             answering=message.ts,
             placeholder=messages.SLACK_THINKING if self._config.placeholder else "",
-            pace=self._pace,
+            pace=workspace.pace,
             earlier=earlier,
         )
 
-    def _command_outbox(self, command: SlashCommand) -> CommandOutbox:
-        assert self._web is not None
+    def _command_outbox(self, command: SlashCommand, workspace: Workspace) -> CommandOutbox:
         return CommandOutbox(
-            self._web, response_url=command.response_url, channel=command.where.channel, user=command.user
+            workspace.web, response_url=command.response_url, channel=command.where.channel, user=command.user
         )
 
 
@@ -478,6 +512,11 @@ def _event(message: Incoming, author: Author) -> Event:
         addressed=message.addressed,
         is_dm=message.is_dm,
     )
+
+
+def _team(work: Incoming | SlashCommand) -> str:
+    """The workspace `work` came from (DMs included; routes stored before `team` existed: `where`)."""
+    return work.team or work.where.workspace
 
 
 def _order(work: Work) -> dict[str, str]:

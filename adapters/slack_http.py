@@ -15,6 +15,10 @@ hold user text). So each request passes here first, in this order:
   `event_callback` whose `event` is not an object with a type;
 
 and only then Bolt dispatches it.
+
+With installs in many workspaces (`slack_installs`), GET `slack.install_path` and
+`slack.redirect_path` are Bolt's OAuth flow: a person's browser, not Slack, asks for them,
+so they carry no signature (Bolt checks the install's state instead).
 """
 
 from __future__ import annotations
@@ -58,6 +62,10 @@ class SlackHttp:
         """Listen on `host:port`; the URL Slack should send requests to."""
         web_app = web.Application(client_max_size=MAX_BODY)
         web_app.router.add_post(path, self._handle)
+        flow = self._app.oauth_flow
+        if flow is not None:
+            web_app.router.add_get(flow.install_path, self._install)
+            web_app.router.add_get(flow.redirect_uri_path, self._install)
         self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -93,6 +101,17 @@ class SlackHttp:
         except Exception as exc:  # Bolt reads fields of the payload it does not check: odd shapes raise
             return _bad_request(f"Bolt cannot read it ({type(exc).__name__})")
         return await to_aiohttp_response(await self._app.async_dispatch(bolt_request))
+
+    async def _install(self, request: web.Request) -> web.Response:
+        """The "Add to Slack" page, or the way back from Slack with the install's code."""
+        flow = self._app.oauth_flow
+        assert flow is not None
+        if self._paused():
+            return web.Response(status=503, text="stopping", headers={"Retry-After": "1"})
+        bolt_request = AsyncBoltRequest(body="", query=request.query_string, headers=dict(request.headers))
+        if request.path == flow.install_path:
+            return await to_aiohttp_response(await flow.handle_installation(bolt_request))
+        return await to_aiohttp_response(await flow.handle_callback(bolt_request))
 
     def _signed(self, raw: bytes, headers: Mapping[str, str]) -> bool:
         timestamp = headers.get("X-Slack-Request-Timestamp", "")

@@ -40,6 +40,7 @@ class Incoming:
     reply_thread: str  # thread_ts to answer in; "" = top level (DMs)
     addressed: bool
     is_dm: bool
+    team: str = ""  # the workspace it came from, DMs too (whose token answers it)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class SlashCommand:
     text: str
     response_url: str
     trigger_id: str
+    team: str = ""  # the workspace it came from, DMs too
 
 
 Work = Incoming | Change | SlashCommand
@@ -95,6 +97,7 @@ def incoming(body: Mapping[str, Any], bot_user_id: str, *, mention: bool) -> Inc
         reply_thread=where.thread,
         addressed=mention or is_dm,
         is_dm=is_dm,
+        team=_text(body, "team_id") or _text(event, "team"),
     )
 
 
@@ -141,6 +144,7 @@ def slash_command(form: Mapping[str, Any]) -> SlashCommand:
         text=to_plain(_text(form, "text")),
         response_url=_text(form, "response_url"),
         trigger_id=_text(form, "trigger_id"),
+        team=_text(form, "team_id"),
     )
 
 

@@ -88,29 +88,55 @@ def _model_info(config: Config) -> None:
 
 
 def _require_credentials(config: Config) -> None:
-    secrets = config.secrets
-    if not (secrets.discord_token or secrets.slack_bot_token):
+    secrets, slack = config.secrets, config.slack
+    if not (secrets.discord_token or secrets.slack_bot_token or secrets.slack_client_id):
         raise ConfigError(
             "credentials",
             "none",
-            f"set {config.discord.token_env} (Discord) or {config.slack.bot_token_env} (Slack) in the environment, "
+            f"set {config.discord.token_env} (Discord) or {slack.bot_token_env} (Slack) in the environment, "
             "or talk to the bot in this terminal with `python -m bot chat`",
         )
-    if secrets.slack_bot_token and not (secrets.slack_app_token or secrets.slack_signing_secret):
+    if secrets.slack_client_id:
+        _require_installs(config)
+    elif secrets.slack_bot_token and not (secrets.slack_app_token or secrets.slack_signing_secret):
         raise ConfigError(
             "credentials",
-            config.slack.bot_token_env,
-            f"Slack needs {config.slack.app_token_env} (Socket Mode) or {config.slack.signing_secret_env} "
-            "(HTTP mode) as well",
+            slack.bot_token_env,
+            f"Slack needs {slack.app_token_env} (Socket Mode) or {slack.signing_secret_env} (HTTP mode) as well",
         )
+
+
+def _require_installs(config: Config) -> None:
+    """Slack installs in many workspaces: OAuth in HTTP mode, instead of one workspace's token."""
+    secrets, slack = config.secrets, config.slack
+    if secrets.slack_bot_token:
+        raise ConfigError(
+            "credentials",
+            f"{slack.bot_token_env} and {slack.client_id_env}",
+            f"set either {slack.bot_token_env} (one workspace) or {slack.client_id_env} and "
+            f"{slack.client_secret_env} (installs in many workspaces), not both",
+        )
+    missing = [
+        var
+        for var, value in (
+            (slack.client_secret_env, secrets.slack_client_secret),
+            (slack.signing_secret_env, secrets.slack_signing_secret),
+        )
+        if not value
+    ]
+    if missing or secrets.slack_app_token:
+        allowed = f"installs in many workspaces need {' and '.join(missing)} as well" if missing else ""
+        allowed = allowed or f"installs in many workspaces run in HTTP mode: unset {slack.app_token_env}"
+        raise ConfigError("credentials", slack.client_id_env, allowed)
 
 
 def _require_packages(config: Config, command: str) -> None:
     """The optional extras this run needs are installed; otherwise one line with the pip command."""
     if command == "run" and config.secrets.discord_token:
         _need(("discord",), "discord", f"{config.discord.token_env} is set but discord.py is not installed")
-    if command == "run" and config.secrets.slack_bot_token:
-        problem = f"{config.slack.bot_token_env} is set but slack-bolt is not installed"
+    if command == "run" and (config.secrets.slack_bot_token or config.secrets.slack_client_id):
+        var = config.slack.bot_token_env if config.secrets.slack_bot_token else config.slack.client_id_env
+        problem = f"{var} is set but slack-bolt is not installed"
         _need(("slack_bolt", "slack_sdk"), "slack", problem)
     if command in ("chat", "run", "db") and config.storage.url.startswith("postgresql"):
         _need(("asyncpg",), "postgres", "storage.url is a PostgreSQL URL but asyncpg is not installed")

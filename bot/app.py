@@ -277,9 +277,11 @@ def _platform_adapters(config: Config, services: Services) -> list[Adapter]:
                 config.discord, secrets.discord_token, services.handler, services.inbox, recover_within=recover
             )
         )
-    if secrets.slack_bot_token:
+    if secrets.slack_bot_token or secrets.slack_client_id:
         from adapters.slack import SlackAdapter
 
+        store = services.store
+        installs = store.engine if secrets.slack_client_id and isinstance(store, SqlStore) else None
         adapters.append(
             SlackAdapter(
                 config.slack,
@@ -288,6 +290,7 @@ def _platform_adapters(config: Config, services: Services) -> list[Adapter]:
                 services.inbox,
                 recover_within=recover,
                 recover_every_s=config.bot.recover_after_s / 3,  # orphans appear as leases run out
+                installs=installs,  # installs in many workspaces, kept in the database
             )
         )
     return adapters
@@ -387,4 +390,5 @@ async def stop_health(health: HealthServer | None) -> None:
 
 def _configured_platforms(config: Config) -> list[str]:
     secrets = config.secrets
-    return [name for name, token in (("discord", secrets.discord_token), ("slack", secrets.slack_bot_token)) if token]
+    slack = secrets.slack_bot_token or secrets.slack_client_id
+    return [name for name, token in (("discord", secrets.discord_token), ("slack", slack)) if token]

@@ -382,6 +382,59 @@ class SlackSection:
     )
     admin_users: tuple[str, ...] = _opt((), "user ids that may change settings besides workspace admins", max_len=32)
     placeholder: bool = _opt(True, "post a placeholder while generating, then update it")
+    client_id_env: str = _opt(
+        "SLACK_CLIENT_ID",
+        "installs in many workspaces (OAuth, HTTP mode): environment variable holding the app's client id",
+        **_ENV_NAME,
+    )
+    client_secret_env: str = _opt(
+        "SLACK_CLIENT_SECRET", "installs: environment variable holding the app's client secret", **_ENV_NAME
+    )
+    install_path: str = _opt(
+        "/slack/install",
+        "installs: the page that starts an install (link people here)",
+        max_len=1024,
+        pattern=r"/[^\s?#]*",
+        allowed="a path starting with / (no spaces, ? or #)",
+    )
+    redirect_path: str = _opt(
+        "/slack/oauth_redirect",
+        "installs: where Slack sends people back (the path of the app's Redirect URL)",
+        max_len=1024,
+        pattern=r"/[^\s?#]*",
+        allowed="a path starting with / (no spaces, ? or #)",
+    )
+    redirect_url: str = _opt(
+        "",
+        "installs: the app's Redirect URL in full, when it has several (empty = the one it has)",
+        max_len=2048,
+        schemes=("http", "https"),
+    )
+    scopes: tuple[str, ...] = _opt(
+        (
+            "app_mentions:read",
+            "channels:history",
+            "chat:write",
+            "commands",
+            "groups:history",
+            "im:history",
+            "mpim:history",
+            "users:read",
+        ),
+        "installs: the bot scopes an install asks for",
+        max_len=64,
+    )
+
+    def __post_init__(self) -> None:
+        seen: dict[str, str] = {}
+        for key, value in (
+            ("slack.path", self.path),
+            ("slack.install_path", self.install_path),
+            ("slack.redirect_path", self.redirect_path),
+        ):
+            if value in seen:
+                raise ConfigError(key, value, f"a path of its own ({seen[value]} is {value} already)")
+            seen[value] = key
 
 
 @dataclass(frozen=True)
@@ -409,6 +462,8 @@ class Secrets:
     slack_bot_token: str = ""
     slack_app_token: str = ""
     slack_signing_secret: str = ""
+    slack_client_id: str = ""
+    slack_client_secret: str = ""
     redis_password: str = ""
 
     def __repr__(self) -> str:  # never print secrets
@@ -442,6 +497,7 @@ _SECRET_KEYS = {
     ("slack", "bot_token"): "slack.bot_token_env",
     ("slack", "app_token"): "slack.app_token_env",
     ("slack", "signing_secret"): "slack.signing_secret_env",
+    ("slack", "client_secret"): "slack.client_secret_env",
     ("inference", "api_key"): "inference.api_key_env",
     ("redis", "password"): "redis.password_env",
 }
@@ -566,5 +622,7 @@ def _read_secrets(config: Config, env: Mapping[str, str]) -> Secrets:
         slack_bot_token=env.get(config.slack.bot_token_env, ""),
         slack_app_token=env.get(config.slack.app_token_env, ""),
         slack_signing_secret=env.get(config.slack.signing_secret_env, ""),
+        slack_client_id=env.get(config.slack.client_id_env, ""),
+        slack_client_secret=env.get(config.slack.client_secret_env, ""),
         redis_password=env.get(config.redis.password_env, ""),
     )

@@ -23,6 +23,8 @@ _SECRET_VARS = {  # Secrets field -> the config key naming its variable
     "slack_bot_token": ("slack", "bot_token_env"),
     "slack_app_token": ("slack", "app_token_env"),
     "slack_signing_secret": ("slack", "signing_secret_env"),
+    "slack_client_id": ("slack", "client_id_env"),
+    "slack_client_secret": ("slack", "client_secret_env"),
     "redis_password": ("redis", "password_env"),
 }
 

@@ -22,7 +22,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def bot_env(**env: str) -> dict[str, str]:
     """This environment without config overrides or credentials the developer may have set, plus `env`."""
-    skip = ("GPT2BOT_CONFIG", "DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
+    skip = (
+        "GPT2BOT_CONFIG",
+        "DISCORD_TOKEN",
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_CLIENT_ID",
+        "SLACK_CLIENT_SECRET",
+        "REDIS_PASSWORD",
+    )
     environ = {
         key: value
         for key, value in os.environ.items()

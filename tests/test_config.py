@@ -270,6 +270,7 @@ def test_redis_url_and_password_from_the_environment() -> None:
         ("[discord]\nshard_count = 2\nshards = 'auto'", "discord.shards", "leave it at none when discord.shard_count"),
         ("[redis]\nurl = 'http://127.0.0.1:6379'", "redis.url", "redis://host:6379/0"),
         ("[redis]\nkey_prefix = 'a b'", "redis.key_prefix", "letters, digits"),
+        ("[slack]\nredirect_path = '/slack/events'", "slack.redirect_path", "a path of its own (slack.path is"),
     ],
 )
 def test_bad_values_name_key_value_and_allowed(tmp_path: Path, toml: str, key: str, allowed: str) -> None:

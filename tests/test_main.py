@@ -59,6 +59,27 @@ def test_a_redis_the_bot_cannot_use_stops_it_at_start_in_one_line(tmp_path: Path
     assert "DEMO" not in result.stderr  # stopped before the model loads
 
 
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s", "SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": "x"},
+            "set either SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET",
+        ),
+        ({"SLACK_CLIENT_ID": "1.2"}, "need SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET as well"),
+        (
+            {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s", "SLACK_SIGNING_SECRET": "s", "SLACK_APP_TOKEN": "a"},
+            "run in HTTP mode: unset SLACK_APP_TOKEN",
+        ),
+    ],
+)
+def test_slack_installs_in_many_workspaces_need_their_secrets_and_no_bot_token(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    result = run_cli(["run"], tmp_path, **env)
+    assert message in one_line_error(result, "gpt2bot: config error: credentials")
+
+
 def test_version(tmp_path: Path) -> None:
     result = run_cli(["--version"], tmp_path)
     assert result.returncode == 0 and result.stdout.strip() == "gpt2bot 0.1.0"

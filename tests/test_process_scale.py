@@ -8,6 +8,9 @@ moments; each conversation's messages are sent one after another (each once Slac
 exactly once, each conversation's replies in the order of its messages, and one user's rate
 limit must count the messages both processes took.
 
+Slack installs in many workspaces: a workspace installs the app through one process, and the
+other answers its message with that workspace's token (the installs live in the database).
+
 Discord: two processes, each running one of two shards against the fake gateway, which sends
 each guild's events only to the shard that owns it (`guild_id >> 22 % shard_count`); each
 process answers its own guild's messages, and every message is answered once. Which process
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from adapters.slack_outbox import REPLY_EVENT
@@ -36,8 +41,8 @@ from tests.fakes.discord_payloads import World
 from tests.fakes.discord_rig import TOKEN
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.process import BotProcess, write_config
-from tests.fakes.slack_api import FakeSlackApi
-from tests.fakes.slack_requests import SlackSender
+from tests.fakes.slack_api import FakeSlackApi, Install
+from tests.fakes.slack_requests import SlackSender, event_callback
 from tests.fakes.slack_rig import BOT_TOKEN, SIGNING_SECRET
 from tests.process import bot_env, free_port
 
@@ -179,6 +184,44 @@ async def test_two_slack_processes_answer_every_event_once_in_order_and_share_th
     assert not any("Traceback" in bot.log_text() for bot in bots)
 
 
+async def test_a_workspace_installed_through_one_process_is_answered_by_the_other(
+    tmp_path: Path, redis_space: RedisSpace
+) -> None:
+    api = ReplyLog()
+    async with shared_database(tmp_path) as url, api, AsyncExitStack() as stack:
+        api.add_user("U1", "Alice")
+        api.add_install("code-two", Install("T2", "xoxb-two", "UBOT2", "B2"))
+        env = bot_env(
+            SLACK_CLIENT_ID=api.client_id, SLACK_CLIENT_SECRET=api.client_secret, SLACK_SIGNING_SECRET=SIGNING_SECRET
+        )
+        ports = [free_port(), free_port()]
+        bots = []
+        for n, port in enumerate(ports):
+            sections = base_config(url, redis_space)
+            sections["slack"] = {"host": "127.0.0.1", "port": port, "api_base_url": api.base_url}
+            bot = BotProcess(write_config(tmp_path / f"installs{n}.toml", sections), env, tmp_path / f"installs{n}.log")
+            bots.append(await stack.enter_async_context(bot))
+        await asyncio.gather(*(b.wait_for_port(p, within_s=START_S) for b, p in zip(bots, ports, strict=True)))
+        async with aiohttp.ClientSession() as browser:  # the install goes through the first process
+            base = f"http://127.0.0.1:{ports[0]}"
+            async with browser.get(f"{base}/slack/install") as page:
+                state = re.search(r"state=([\w-]+)", await page.text())
+                cookie = page.headers["Set-Cookie"].split(";")[0]
+            assert state is not None
+            back = f"{base}/slack/oauth_redirect?code=code-two&state={state[1]}"
+            async with browser.get(back, headers={"Cookie": cookie}) as done:
+                assert done.status == 200
+        sender = SlackSender(f"http://127.0.0.1:{ports[1]}/slack/events", SIGNING_SECRET)  # the event, the second
+        stack.push_async_callback(sender.close)
+        event = {"type": "app_mention", "user": "U1", "text": "<@UBOT2> hello", "channel": "C2", "ts": "1900.0001"}
+        assert (await sender.json(event_callback(event, team="T2"))).status == 200
+        await api.wait_until(lambda: len(api.done) == 1, within_s=30)
+        await bots[1].wait_for_log("answered: ", within_s=10)
+    assert api.done == [("1900.0001", "1900.0001")]
+    assert {c.token for c in api.calls_to("chat.postMessage")} == {"xoxb-two"}
+    assert answered_in(bots[1].log_text()) == ["slack:T2:C2:1900.0001"] and not answered_in(bots[0].log_text())
+
+
 def answered_in(log: str) -> list[str]:
     """The conversations a process answered, from its JSON log."""
     found = []
@@ -229,6 +272,7 @@ async def test_two_processes_with_a_shard_each_answer_their_own_guilds_once(
                 text = f"{MENTION} hello from {world.guild_name}"
                 asked.append(await fake.push_message(channel, world.alice, text, mentions=(fake.world.bot,)))
         await fake.wait_until(lambda: all(len(replies_to(fake, q)) == 1 for q in asked), within_s=60)
+        await asyncio.gather(*(bot.wait_for_line("answered: ", count=2, within_s=10) for bot in bots))
         await asyncio.sleep(1.0)  # a second answer would come now
         assert all(len(replies_to(fake, q)) == 1 for q in asked)
     first, second = (answered_in(bot.log_text()) for bot in bots)

@@ -6,11 +6,16 @@ It keeps the messages the bot posted, updated and deleted (`messages`, `thread`)
 test can say what a person would see in each thread. `fail` scripts failures the way
 Slack and the network produce them: an `ok: false` answer, a 429 with `Retry-After`, a
 500 with a plain-text body, or a connection dropped without an answer.
+
+Installs in many workspaces: `add_install` makes a code that `oauth.v2.access` trades (given
+the app's client id and secret) for a workspace's bot token; `auth.test` answers for each
+token with its own workspace, and every call records the token it came with.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 from collections.abc import Callable, Mapping
@@ -20,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["ApiCall", "FakeSlackApi", "Posted"]
+__all__ = ["ApiCall", "FakeSlackApi", "Install", "Posted"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,16 @@ class _Failure:
     skip: int = 0  # calls answered normally before the failures start
 
 
+@dataclass(frozen=True)
+class Install:
+    """A workspace that installs the app: what `oauth.v2.access` hands out for its code."""
+
+    team: str
+    token: str
+    bot_user_id: str
+    bot_id: str
+
+
 @dataclass
 class FakeSlackApi:
     team: str = "T1"
@@ -71,6 +86,10 @@ class FakeSlackApi:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[ApiCall] = field(default_factory=list)
     messages: dict[str, Posted] = field(default_factory=dict)  # by ts
+    client_id: str = "111.222"  # the app's, for oauth.v2.access
+    client_secret: str = "app-client-secret"
+    installs: dict[str, Install] = field(default_factory=dict)  # by the code oauth.v2.access trades
+    used_codes: set[str] = field(default_factory=set)
     port: int = 0
     _failures: dict[str, _Failure] = field(default_factory=dict)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -89,6 +108,10 @@ class FakeSlackApi:
             "is_bot": bot,
             "profile": {"display_name": name, "real_name": name},
         }
+
+    def add_install(self, code: str, install: Install) -> None:
+        """`code` is what Slack hands the app's redirect URL when `install.team` installs it."""
+        self.installs[code] = install
 
     def fail(
         self,
@@ -190,7 +213,12 @@ class FakeSlackApi:
             body.update(await request.json())
         elif request.can_read_body:
             body.update(await request.post())
-        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        authorization = request.headers.get("Authorization", "")
+        if authorization.startswith("Basic "):  # oauth.v2.access: the app's credentials, as slack_sdk sends them
+            client_id, _, secret = base64.b64decode(authorization.removeprefix("Basic ")).decode().partition(":")
+            body |= {"client_id": client_id, "client_secret": secret}
+        bearer = authorization.removeprefix("Bearer ") if authorization.startswith("Bearer ") else ""
+        token = bearer or str(body.get("token") or "")  # a call may carry its token as a field
         self._record(method, body, token)
         failure = self._failures.get(method) or (self._failures.get("*") if method != "auth.test" else None)
         if failure is not None and failure.skip > 0:
@@ -198,7 +226,7 @@ class FakeSlackApi:
         elif failure is not None and failure.times > 0:
             failure.times -= 1
             return await self._failed(request, failure)
-        return web.json_response(self._answer(method, body))
+        return web.json_response(self._answer(method, body, token))
 
     @staticmethod
     async def _failed(request: web.Request, failure: _Failure) -> web.Response:
@@ -211,17 +239,20 @@ class FakeSlackApi:
             return web.Response(status=failure.status, text=f"{failure.error}\n", headers=headers)
         return web.json_response({"ok": False, "error": failure.error}, status=failure.status, headers=headers)
 
-    def _answer(self, method: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def _answer(self, method: str, body: Mapping[str, Any], token: str = "") -> dict[str, Any]:
+        installed = next((i for i in self.installs.values() if i.token == token), None)
         if method == "auth.test":
             return {
                 "ok": True,
                 "url": "https://fake.slack.test/",
                 "team": "Fake",
                 "user": "gpt2",
-                "team_id": self.team,
-                "user_id": self.bot_user_id,
-                "bot_id": self.bot_id,
+                "team_id": installed.team if installed else self.team,
+                "user_id": installed.bot_user_id if installed else self.bot_user_id,
+                "bot_id": installed.bot_id if installed else self.bot_id,
             }
+        if method == "oauth.v2.access":
+            return self._oauth(body)
         if method == "chat.update" and str(body.get("ts")) in self.messages:
             posted = self.messages[str(body.get("ts"))]
             if posted.deleted:
@@ -254,6 +285,28 @@ class FakeSlackApi:
         if method == "apps.connections.open":
             return {"ok": True, "url": self.socket_url}
         return {"ok": True}
+
+    def _oauth(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """oauth.v2.access: the bot token of the workspace whose code this is (each code works once)."""
+        if (body.get("client_id"), body.get("client_secret")) != (self.client_id, self.client_secret):
+            return {"ok": False, "error": "invalid_client_id"}
+        code = str(body.get("code"))
+        install = self.installs.get(code)
+        if install is None or code in self.used_codes:
+            return {"ok": False, "error": "invalid_code"}
+        self.used_codes.add(code)
+        return {
+            "ok": True,
+            "app_id": "A1",
+            "authed_user": {"id": "U_installer"},
+            "scope": "app_mentions:read,chat:write",
+            "token_type": "bot",
+            "access_token": install.token,
+            "bot_user_id": install.bot_user_id,
+            "team": {"id": install.team, "name": f"Team {install.team}"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
 
     def _history(self, method: str, query: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The bot's messages in a thread (replies) or at a channel's top level after `oldest` (history)."""
