@@ -41,7 +41,7 @@ from tests.fakes.slack_requests import SlackSender  # noqa: E402
 from tests.fakes.slack_rig import BOT_TOKEN, SIGNING_SECRET  # noqa: E402
 from tests.process import bot_env, free_port  # noqa: E402
 
-__all__ = ["main"]
+__all__ = ["CountingSlackApi", "Tally", "closed_loop", "main", "rss_mb", "summary"]
 
 
 @dataclass
@@ -121,6 +121,39 @@ async def channel(
             await asyncio.wait_for(tally.waiting[ts].wait(), answer_within_s)
 
 
+async def closed_loop(sender: SlackSender, api: FakeSlackApi, tally: Tally, args: argparse.Namespace) -> float:
+    """`args.channels` conversations for `args.seconds`, then every outstanding answer waited for;
+    the seconds it all took."""
+    started = time.monotonic()
+    until = started + args.seconds
+    ids = itertools.count(1)
+    await asyncio.gather(
+        *(channel(f"CL{i}", sender, tally, until, args.answer_within_s, ids) for i in range(args.channels))
+    )
+    late = [e.wait() for ts, e in tally.waiting.items() if not e.is_set()]
+    if late:
+        await asyncio.wait([asyncio.ensure_future(w) for w in late], timeout=args.answer_within_s)
+    await api.settle(2.0)  # a duplicate would arrive now
+    return time.monotonic() - started
+
+
+def summary(tally: Tally) -> dict[str, float]:
+    """What the fake Web API saw: answers, losses, duplicates, busy and apologies, p50/p95."""
+    delays = sorted(tally.answers[ts][0] - sent for ts, sent in tally.sent_at.items() if tally.answers.get(ts))
+    quantiles = statistics.quantiles(delays, n=20) if len(delays) >= 2 else [float("nan")] * 19
+    return {
+        "mentions sent": len(tally.sent_at),
+        "answered": sum(1 for ts in tally.sent_at if tally.answers.get(ts)),
+        "lost": sum(1 for ts in tally.sent_at if not tally.answers.get(ts)),
+        "duplicates": sum(1 for ts in tally.sent_at if len(tally.answers.get(ts, [])) > 1),
+        "busy answers": tally.busy,
+        "other ephemeral answers (refusals)": tally.other_ephemeral,
+        "timeout or error apologies": tally.gave_up,
+        "p50 answer s": statistics.median(delays) if delays else float("nan"),
+        "p95 answer s": quantiles[18],
+    }
+
+
 async def run(args: argparse.Namespace) -> dict[str, float]:
     tally = Tally()
     with tempfile.TemporaryDirectory(prefix="gpt2bot-load-") as tmp:
@@ -143,37 +176,18 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 await asyncio.sleep(2)
                 before = rss_mb(bot.pid)
                 sender = SlackSender(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET)
-                started = time.monotonic()
-                until = started + args.seconds
-                ids = itertools.count(1)
-                await asyncio.gather(
-                    *(channel(f"CL{i}", sender, tally, until, args.answer_within_s, ids) for i in range(args.channels))
-                )
-                late = [e.wait() for ts, e in tally.waiting.items() if not e.is_set()]
-                if late:
-                    await asyncio.wait([asyncio.ensure_future(w) for w in late], timeout=args.answer_within_s)
-                await api.settle(2.0)  # a duplicate would arrive now
+                seconds = await closed_loop(sender, api, tally, args)
                 after = rss_mb(bot.pid)
                 await sender.close()
                 bot.send(signal.SIGTERM)
                 status = await bot.wait(within_s=120)
-    delays = sorted(tally.answers[ts][0] - sent for ts, sent in tally.sent_at.items() if tally.answers.get(ts))
-    quantiles = statistics.quantiles(delays, n=20) if len(delays) >= 2 else [float("nan")] * 19
     return {
         "channels": args.channels,
-        "mentions sent": len(tally.sent_at),
-        "answered": sum(1 for ts in tally.sent_at if tally.answers.get(ts)),
-        "lost": sum(1 for ts in tally.sent_at if not tally.answers.get(ts)),
-        "duplicates": sum(1 for ts in tally.sent_at if len(tally.answers.get(ts, [])) > 1),
-        "busy answers": tally.busy,
-        "other ephemeral answers (refusals)": tally.other_ephemeral,
-        "timeout or error apologies": tally.gave_up,
-        "p50 answer s": statistics.median(delays) if delays else float("nan"),
-        "p95 answer s": quantiles[18],
+        **summary(tally),
         "RSS before MB": before,
         "RSS after MB": after,
         "exit status": status,
-        "seconds": time.monotonic() - started,
+        "seconds": seconds,
     }
 
 
