@@ -55,6 +55,7 @@ _ENV_NAME_OR_EMPTY = {
     "allowed": "empty, or an environment variable name",
 }
 _HOST = {"max_len": 253, "pattern": r"[A-Za-z0-9._:\[\]-]+", "allowed": "a host name or IP address"}
+_PATH = {"max_len": 1024, "pattern": r"/[^\s?#]*", "allowed": "a path starting with / (no spaces, ? or #)"}
 BACKENDS = ("local", "openai")
 SERVERS = ("vllm", "tgi", "llama.cpp", "transformers", "openai")  # how bot.inference.dialects names them
 
@@ -370,13 +371,7 @@ class SlackSection:
     )
     host: str = _opt("127.0.0.1", "HTTP mode: listen address", **_HOST)
     port: int = _opt(3000, "HTTP mode: listen port", lo=1, hi=65535)
-    path: str = _opt(
-        "/slack/events",
-        "HTTP mode: request path",
-        max_len=1024,
-        pattern=r"/[^\s?#]*",
-        allowed="a path starting with / (no spaces, ? or #)",
-    )
+    path: str = _opt("/slack/events", "HTTP mode: request path", **_PATH)
     api_base_url: str = _opt(
         "", "Web API base URL (empty = https://slack.com/api/)", max_len=2048, schemes=("http", "https")
     )
@@ -390,19 +385,9 @@ class SlackSection:
     client_secret_env: str = _opt(
         "SLACK_CLIENT_SECRET", "installs: environment variable holding the app's client secret", **_ENV_NAME
     )
-    install_path: str = _opt(
-        "/slack/install",
-        "installs: the page that starts an install (link people here)",
-        max_len=1024,
-        pattern=r"/[^\s?#]*",
-        allowed="a path starting with / (no spaces, ? or #)",
-    )
+    install_path: str = _opt("/slack/install", "installs: the page that starts an install (link people here)", **_PATH)
     redirect_path: str = _opt(
-        "/slack/oauth_redirect",
-        "installs: where Slack sends people back (the path of the app's Redirect URL)",
-        max_len=1024,
-        pattern=r"/[^\s?#]*",
-        allowed="a path starting with / (no spaces, ? or #)",
+        "/slack/oauth_redirect", "installs: where Slack sends people back (the path of the app's Redirect URL)", **_PATH
     )
     redirect_url: str = _opt(
         "",

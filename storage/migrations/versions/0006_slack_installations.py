@@ -22,15 +22,15 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.create_table(
-        "slack_installations",
+def _bot_columns(*after_enterprise: sa.Column[object]) -> list[sa.Column[object]]:
+    """The columns the two tables share, in slack_sdk's order (`after_enterprise` between)."""
+    return [
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("client_id", sa.String(32), nullable=False),
         sa.Column("app_id", sa.String(32), nullable=False),
         sa.Column("enterprise_id", sa.String(32)),
         sa.Column("enterprise_name", sa.String(200)),
-        sa.Column("enterprise_url", sa.String(200)),
+        *after_enterprise,
         sa.Column("team_id", sa.String(32)),
         sa.Column("team_name", sa.String(200)),
         sa.Column("bot_token", sa.String(200)),
@@ -39,6 +39,13 @@ def upgrade() -> None:
         sa.Column("bot_scopes", sa.String(1000)),
         sa.Column("bot_refresh_token", sa.String(200)),
         sa.Column("bot_token_expires_at", sa.DateTime()),
+    ]
+
+
+def upgrade() -> None:
+    op.create_table(
+        "slack_installations",
+        *_bot_columns(sa.Column("enterprise_url", sa.String(200))),
         sa.Column("user_id", sa.String(32), nullable=False),
         sa.Column("user_token", sa.String(200)),
         sa.Column("user_scopes", sa.String(1000)),
@@ -59,19 +66,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "slack_bots",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("client_id", sa.String(32), nullable=False),
-        sa.Column("app_id", sa.String(32), nullable=False),
-        sa.Column("enterprise_id", sa.String(32)),
-        sa.Column("enterprise_name", sa.String(200)),
-        sa.Column("team_id", sa.String(32)),
-        sa.Column("team_name", sa.String(200)),
-        sa.Column("bot_token", sa.String(200)),
-        sa.Column("bot_id", sa.String(32)),
-        sa.Column("bot_user_id", sa.String(32)),
-        sa.Column("bot_scopes", sa.String(1000)),
-        sa.Column("bot_refresh_token", sa.String(200)),
-        sa.Column("bot_token_expires_at", sa.DateTime()),
+        *_bot_columns(),
         sa.Column("is_enterprise_install", sa.Boolean(), nullable=False),
         sa.Column("installed_at", sa.DateTime(), nullable=False),
     )
