@@ -53,6 +53,8 @@ from adapters.discord_handlings import Handlings, Session
 from adapters.discord_interactions import Interactions
 from adapters.discord_messages import Messages
 from adapters.discord_outbox import MAX_RATELIMIT_WAIT_S, NO_MENTIONS, PLATFORM_ERRORS
+from adapters.discord_trace import trace_config
+from bot import metrics
 from bot.config import DiscordSection
 from bot.errors import AdapterError
 from bot.events import Core
@@ -82,6 +84,8 @@ class _Hooks:
         self._adapter = adapter
 
     async def on_connect(self) -> None:
+        if self._adapter._connected.is_set():  # connected before: this is a reconnect
+            metrics.GATEWAY_RECONNECTS.labels(PLATFORM).inc()
         self._adapter._connected.set()
 
     async def on_ready(self) -> None:
@@ -239,6 +243,7 @@ class DiscordAdapter:
             "chunk_guilds_at_startup": False,
             "guild_ready_timeout": config.guild_ready_timeout,
             "max_ratelimit_timeout": MAX_RATELIMIT_WAIT_S,
+            "http_trace": trace_config(),  # 429s and failures counted for /metrics
         }
         if config.shard_count:  # several processes: this one runs `shard_ids` (empty = all) of them
             options["shard_count"] = config.shard_count

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from adapters.slack_render import clean
+from adapters.cleaning import clean_text
 from adapters.slack_web import ApiFailure, SlackWeb
 from bot.events import Author
 
@@ -68,7 +68,7 @@ class People:
         is_admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
         return Author(
             id=user_id,
-            name=clean(str(name)),
+            name=clean_text(str(name)),
             is_bot=bool(user.get("is_bot")),
             is_moderator=is_admin or user_id in self._admin_users,
         )

@@ -2,8 +2,8 @@
 
 Slack escapes `&`, `<` and `>` in message text and wraps mentions, channels and links
 in `<...>`. Inbound, `to_plain` turns that markup back into what a person typed (the
-bot's own mention removed), and `clean` drops what no valid text holds (lone surrogates,
-which JSON can escape but UTF-8 cannot encode, and NUL). Outbound, `render` escapes
+bot's own mention removed); `adapters.cleaning.clean_text` then drops what no valid text
+holds (lone surrogates, which JSON can escape but UTF-8 cannot encode, and NUL). Outbound, `render` escapes
 generated text so no `<!channel>`, `<!here>`, `<!subteam^...>` or `<@U...>` can form,
 breaks bare `@here`-style words, and splits the result into chunks Slack accepts, keeping
 every non-blank character; `plain_blocks` shows a chunk as plain text (a `plain_text`
@@ -19,7 +19,7 @@ from typing import Any
 
 from adapters.splitting import split_text
 
-__all__ = ["MAX_CHARS", "clean", "escape", "neutralise", "plain_blocks", "render", "split", "to_plain"]
+__all__ = ["MAX_CHARS", "escape", "neutralise", "plain_blocks", "render", "split", "to_plain"]
 
 # chat.postMessage truncates past 40,000 characters and Slack advises staying under 4,000;
 # 3,000 also fits a section block, so a chunk always shows whole.
@@ -31,7 +31,6 @@ _BROADCAST_WORD = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 _ZWSP = "\u200b"
 _ANGLE = re.compile(r"<([^<>]*)>")
 _SPACES = re.compile(r"[ \t]{2,}")
-_INVALID = re.compile(r"[\ud800-\udfff\x00]")
 
 
 def escape(text: str) -> str:
@@ -65,11 +64,6 @@ def render(text: str, limit: int = MAX_CHARS) -> list[str]:
 def plain_blocks(chunk: str) -> list[dict[str, Any]]:
     """A rendered chunk as Block Kit that Slack shows exactly as written."""
     return [{"type": "section", "text": {"type": "plain_text", "text": chunk, "emoji": False}}]
-
-
-def clean(text: str) -> str:
-    """`text` without lone surrogates (each becomes U+FFFD) and NUL characters."""
-    return _INVALID.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
 
 
 def _plain_markup(match: re.Match[str], bot_user_id: str) -> str:

@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from adapters.slack_render import clean, to_plain
+from adapters.cleaning import clean_text
+from adapters.slack_render import to_plain
 from bot.events import ChannelRef
 
 __all__ = ["Change", "Incoming", "SlashCommand", "Work", "change", "from_route", "incoming", "route", "slash_command"]
@@ -179,7 +180,7 @@ def from_route(stored: Mapping[str, Any]) -> Work | None:
 
 def _text(payload: Mapping[str, Any], key: str) -> str:
     value = payload.get(key)
-    return clean(value) if isinstance(value, str) else ""
+    return clean_text(value) if isinstance(value, str) else ""
 
 
 def _where(

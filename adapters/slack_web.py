@@ -35,6 +35,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot import metrics
 from bot.ratelimit import TokenBucket
 
 __all__ = ["ApiFailure", "PreviewPace", "RateLimitWatch", "SlackWeb", "web_client"]
@@ -82,6 +83,7 @@ class RateLimitWatch(AsyncRetryHandler):
     ) -> bool:
         if response is not None and response.status_code == 429:
             method = request.url.rsplit("/", 1)[-1]
+            metrics.PLATFORM_RATE_LIMITED.labels("slack", method).inc()
             self._until[method] = self._clock() + _retry_after(response.headers)
             log.info("slack: %s is rate-limited for %.0f s", method, self._until[method] - self._clock())
         return False
@@ -224,6 +226,7 @@ def failure(method: str, exc: BaseException) -> ApiFailure:
     """`exc` from a call of `method` as an `ApiFailure` (the one place Web API failures pass)."""
     if isinstance(exc, ApiFailure):
         return exc
+    metrics.PLATFORM_API_ERRORS.labels("slack", method).inc()
     return ApiFailure(method, reason(exc), status=_status(exc))
 
 

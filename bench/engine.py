@@ -256,6 +256,11 @@ def table_beam(setup: Setup, rows: int = 8, beams: int = 4, beam_tokens: int = 6
         engine.cancel(1000 + i)
     while engine.active():
         engine.step()
+    started = time.perf_counter()  # alone: what a beam run inside the step stalled every row for
+    engine.add(EngineRequest(2001, tuple(setup.prompts(1)[0]), beam))
+    while engine.active():
+        engine.step()
+    alone_s = time.perf_counter() - started
     return "\n".join(
         [
             f"| {rows} greedy replies, with a num_beams={beams}, {beam_tokens}-token reply beside them | ms |",
@@ -263,7 +268,8 @@ def table_beam(setup: Setup, rows: int = 8, beams: int = 4, beam_tokens: int = 6
             f"| decode step, before (median of 10) | {statistics.median(plain) * 1e3:,.1f} |",
             f"| decode step while the beam reply runs (median / longest of {len(beside)}) | "
             f"{statistics.median(beside) * 1e3:,.1f} / {max(beside) * 1e3:,.1f} |",
-            f"| the beam reply itself | {beam_s * 1e3:,.1f} |",
+            f"| the beam reply, beside the rows | {beam_s * 1e3:,.1f} |",
+            f"| the beam reply alone (a beam run inside the step stalled every row this long) | {alone_s * 1e3:,.1f} |",
         ]
     )
 

@@ -128,7 +128,13 @@ class GenerationSection:
     no_repeat_ngram_size: int = _opt(
         3, "never repeat a phrase of this many tokens (0 = off)", lo=0, hi=10, setting=True
     )
-    num_beams: int = _opt(1, "beam search width (1 = off; slower)", lo=1, hi=8, setting=True)
+    num_beams: int = _opt(
+        1,
+        "beam search width (1 = off; slower: beam replies run one at a time beside the batch, not previewed)",
+        lo=1,
+        hi=8,
+        setting=True,
+    )
     max_new_tokens: int = _opt(60, "longest reply, in tokens", lo=1, hi=512, setting=True)
     do_sample: bool = _opt(True, "sample, or pick the likeliest tokens when off", setting=True)
 

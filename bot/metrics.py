@@ -5,8 +5,8 @@ user or message ids. The queue's numbers are not copied into metrics: `QueueColl
 `Generator.stats()` at each scrape, the same `QueueStats` that `/gpt2 status` prints, so both
 always agree. Everything else is recorded where it happens with a one-line call.
 
-Defined here but recorded by the platform adapters (to be wired as they are rewritten):
-PLATFORM_API_ERRORS, PLATFORM_RATE_LIMITED and GATEWAY_RECONNECTS.
+The platform adapters record PLATFORM_API_ERRORS and PLATFORM_RATE_LIMITED (Slack where every
+Web API failure and 429 passes, Discord from aiohttp's request trace) and GATEWAY_RECONNECTS.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ DB_QUERY_SECONDS = Histogram(
     registry=REGISTRY,
 )
 
-# --- platforms (adapters; defined, to be recorded by the adapters) -------------------------
+# --- platforms (recorded by adapters.slack_web and adapters.discord_trace / adapters.discord) ---
 PLATFORM_API_ERRORS = Counter(
     "gpt2bot_platform_api_errors",
     "platform API calls that failed, by platform and API method (e.g. chat.update, POST /channels/{id}/messages)",

@@ -16,6 +16,7 @@ import pytest
 
 from adapters import discord_connection
 from adapters.discord import DiscordAdapter
+from bot import metrics
 from bot.config import DiscordSection
 from bot.errors import AdapterError
 from storage.memory import MemoryInbox
@@ -46,6 +47,7 @@ async def test_an_unexpected_gateway_failure_is_logged_with_its_traceback_and_th
     frame: str, shards: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     core = ScriptedCore()
+    reconnects = metrics.REGISTRY.get_sample_value("gpt2bot_gateway_reconnects_total", {"platform": "discord"}) or 0
     with caplog.at_level(logging.ERROR, logger="adapters"):
         async with discord_rig(core, shards=shards) as rig:
             w, gateway = rig.world, rig.fake.gateway
@@ -59,6 +61,8 @@ async def test_an_unexpected_gateway_failure_is_logged_with_its_traceback_and_th
             connection.cancel()
     [failure] = failures_logged(caplog)
     assert "connecting again" in failure.getMessage()
+    after = metrics.REGISTRY.get_sample_value("gpt2bot_gateway_reconnects_total", {"platform": "discord"})
+    assert after == reconnects + 1  # an operator's dashboard sees it
 
 
 async def test_the_adapter_gives_up_after_a_row_of_failures(caplog: pytest.LogCaptureFixture) -> None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.discord_outbox import MAX_RATELIMIT_WAIT_S
-from bot import messages
+from bot import messages, metrics
 from bot.config import BotSection, Config
 from bot.events import ChannelRef
 from bot.store import Role, Store
@@ -38,6 +38,15 @@ def left_in(rig: Rig, channel_id: int) -> list[str]:
         for m in rig.fake.messages.values()
         if m["author"]["id"] == bot_id and m["channel_id"] == str(channel_id)
     ]
+
+
+def rate_limited(route: str) -> float:
+    return (
+        metrics.REGISTRY.get_sample_value(
+            "gpt2bot_platform_rate_limited_total", {"platform": "discord", "method": route}
+        )
+        or 0.0
+    )
 
 
 async def stored(store: Store, turns: int) -> bool:
@@ -66,6 +75,7 @@ async def test_a_long_rate_limit_on_preview_edits_never_holds_up_the_reply() -> 
 
 async def test_the_final_reply_waits_out_a_short_rate_limit_and_is_delivered() -> None:
     core = build_core(generator=ScriptedGenerator("worth the wait"))
+    before = rate_limited("POST /channels/{id}/messages")
     async with discord_rig(core.handler) as rig:
         w = rig.world
         rig.fake.rate_limit("POST", "/channels/300/messages", 0.5, times=1)
@@ -73,6 +83,7 @@ async def test_the_final_reply_waits_out_a_short_rate_limit_and_is_delivered() -
         limited, delivered = await rig.replies(w.general, count=2)
         assert delivered.body == limited.body and delivered.body["content"] == "worth the wait"
         assert delivered.at - limited.at >= 0.5  # discord.py waited as Discord asked, then retried
+        assert rate_limited("POST /channels/{id}/messages") == before + 1  # the operator sees the 429
         await eventually(lambda: stored(core.store, 2))
 
 

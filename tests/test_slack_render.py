@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from adapters.slack_render import MAX_CHARS, clean, escape, neutralise, plain_blocks, render, split, to_plain
+from adapters.slack_render import MAX_CHARS, escape, neutralise, plain_blocks, render, split, to_plain
 
 
 def test_escape_covers_the_three_control_characters() -> None:
@@ -51,12 +49,6 @@ def test_to_plain_reads_slack_markup() -> None:
     assert to_plain(raw, "UBOT") == "hi @alice in #general see the docs <3 & @here"
     assert to_plain("<@U2> ok", "UBOT") == "@U2 ok"
     assert to_plain("<@UBOT>", "UBOT") == ""
-
-
-def test_clean_replaces_lone_surrogates_and_drops_nul() -> None:
-    text = json.loads('"ok \\ud800 then \\udfff\\u0000 and \\ud83d\\ude00"')  # valid JSON, invalid Unicode
-    assert clean(text) == "ok \ufffd then \ufffd and 😀"
-    clean(text).encode("utf-8")  # encodes now
 
 
 def test_plain_blocks_show_text_exactly() -> None:

@@ -10,6 +10,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 from adapters.slack_web import ApiFailure, PreviewPace, RateLimitWatch
+from bot import metrics
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_rig import slack_web
 
@@ -46,6 +47,9 @@ async def test_server_errors_and_dropped_connections_are_retried(body: str) -> N
 async def test_what_fails_after_the_retries_is_one_api_failure_with_a_short_reason(
     status: int, body: str, reason: str
 ) -> None:
+    labels = {"platform": "slack", "method": "chat.postMessage"}
+    errors_before = sample("gpt2bot_platform_api_errors_total", labels)
+    limited_before = sample("gpt2bot_platform_rate_limited_total", labels)
     async with FakeSlackApi() as api, slack_web(api) as (web, _):
         error = "ratelimited" if status == 429 else "channel_not_found"
         api.fail("chat.postMessage", error, status=status, body=body, times=3, retry_after=0)
@@ -53,6 +57,12 @@ async def test_what_fails_after_the_retries_is_one_api_failure_with_a_short_reas
             await web.post("C1", "", "hello")
         assert (caught.value.method, caught.value.reason) == ("chat.postMessage", reason)
         assert caught.value.rate_limited == (status == 429)
+    assert sample("gpt2bot_platform_api_errors_total", labels) == errors_before + 1  # counted for /metrics
+    assert sample("gpt2bot_platform_rate_limited_total", labels) - limited_before == (3 if status == 429 else 0)
+
+
+def sample(name: str, labels: dict[str, str]) -> float:
+    return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 async def test_users_info_answers_the_user_object() -> None:
