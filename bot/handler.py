@@ -88,15 +88,17 @@ class ChatHandler:
             await _send(outbox, reply)
 
     async def may_answer(self, event: Event) -> bool:
-        if not event.text.strip():
-            return False
-        if event.addressed:
-            return True
         try:
-            return (await self._store.channel_state(event.where)).enabled
+            return await self._wanted(event)
         except Exception:  # claiming one message too many beats losing one
             log.exception("reading the state of %s failed", event.where.key)
             return True
+
+    async def _wanted(self, event: Event) -> bool:
+        """It has text, and is addressed to the bot or said where auto-reply is on."""
+        if not event.text.strip():
+            return False
+        return event.addressed or (await self._store.channel_state(event.where)).enabled
 
     async def on_message(self, event: Event, outbox: Outbox) -> None:
         # One reference per message: in every log line about it, and in a refusal the user sees.
@@ -137,8 +139,7 @@ class ChatHandler:
 
     async def _answer(self, event: Event, outbox: Outbox) -> None:
         deadline = asyncio.get_running_loop().time() + self._config.inference.timeout_s + REPLY_MARGIN_S
-        state = await self._store.channel_state(event.where)
-        if not (event.addressed or state.enabled) or not event.text.strip():
+        if not await self._wanted(event):
             return
         if len(event.text) > self._config.bot.max_input_chars:
             limit = self._config.bot.max_input_chars
