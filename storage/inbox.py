@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.inbox import MAX_ATTEMPTS, Claim, Delivery
 from storage.database import session_factory
 from storage.models import InboxRow
+from storage.repository import utc
 
 __all__ = ["SqlInbox"]
 
@@ -100,7 +101,7 @@ class SqlInbox:
             async with self._sessions.begin() as session:
                 row = await session.scalar(self._take_over(key, now).returning(InboxRow))
                 if row is not None:
-                    found.append(Delivery(row.key, row.platform, row.route, _utc(row.received_at), row.attempts))
+                    found.append(Delivery(row.key, row.platform, row.route, utc(row.received_at), row.attempts))
         return found
 
     async def renew(self) -> None:
@@ -160,7 +161,3 @@ class SqlInbox:
     async def _set(self, key: str, **values: Any) -> None:
         async with self._sessions.begin() as session:
             await session.execute(update(InboxRow).where(InboxRow.key == key[:200]).values(**values))
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
